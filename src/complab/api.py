@@ -1,0 +1,51 @@
+"""The Python API: everything the CLI does, as plain functions for notebooks."""
+
+from pathlib import Path
+from typing import Any
+
+from complab import experiments
+from complab import runner
+from complab.store import Store
+
+
+def list_experiments() -> list[str]:
+    """The ids of all experiments."""
+    return experiments.ids()
+
+
+def run(experiment_id: str, tier: str = "cpu", seeds: list[int] | tuple[int, ...] = (0,),
+        overrides: dict[str, Any] | None = None, results: str | Path | None = None, force: bool = False,
+        checkpoint_s: float = 30.0) -> runner.Outcome:
+    """Run (or reuse) an experiment over seeds and evaluate its claim; see `runner.run`."""
+    return runner.run(experiment_id, tier=tier, seeds=seeds, overrides=overrides, results=results, force=force,
+                      checkpoint_s=checkpoint_s)
+
+
+class Rows(list):
+    """Stored rows (a list of dicts); `.to_pandas()` when pandas is installed."""
+
+    def to_pandas(self):
+        import pandas as pd
+
+        return pd.DataFrame(list(self))
+
+
+def results(experiment_id: str, results: str | Path | None = None, include_unfinished: bool = False) -> Rows:
+    """The final rows of an experiment's finished runs, each with seed, tier and config hash."""
+    experiments.load(experiment_id)
+    store = Store(results)
+    try:
+        out = Rows()
+        for run in store.runs(experiment_id):
+            if run.status == "done" or include_unfinished:
+                out.extend({"tier": run.tier, "config_hash": run.config_hash, **r} for r in store.rows([run]))
+        return out
+    finally:
+        store.close()
+
+
+def report(experiment_ids: list[str] | None = None, results: str | Path | None = None) -> Path:
+    """Write the Markdown report and one figure per experiment; returns the report's path."""
+    from complab import report as report_mod
+
+    return report_mod.write(experiment_ids, results)

@@ -1,0 +1,142 @@
+"""`complab list | show | run | report | results`: a thin face over the Python API.
+
+Bad input ends with one sentence on stderr naming what was wrong and what is
+allowed, and exit code 2; `run --check` exits 1 when a claim check fails.
+"""
+
+import argparse
+import csv
+import json
+import sys
+
+from rich.console import Console
+from rich.table import Table
+
+from complab import api, experiments
+from complab import config as cfgs
+from complab.errors import ComplabError
+from complab.store import Store
+
+
+def _seeds(args) -> list[int]:
+    if args.seeds is not None:
+        try:
+            return [int(s) for s in args.seeds.split(",") if s.strip()]
+        except ValueError:
+            raise ComplabError(f"--seeds takes comma-separated integers (e.g. 0,1,2), not {args.seeds!r}") from None
+    if args.num_seeds < 1:
+        raise ComplabError(f"--num-seeds must be at least 1, not {args.num_seeds}")
+    return list(range(args.num_seeds))
+
+
+def cmd_list(args, console: Console) -> int:
+    store = Store(args.results)
+    table = Table("id", "paper", "claim", "tiers", "last verdict", show_lines=True)
+    for eid in experiments.ids():
+        exp = experiments.load(eid)
+        v = store.last_verdict(eid)
+        verdict = "-" if v is None else f"{'holds' if v['passed'] else 'does not hold'} ({v['tier']}, seeds {v['seeds']})"
+        table.add_row(eid, exp.paper, exp.claim, ", ".join(exp.tiers), verdict)
+    console.print(table)
+    return 0
+
+
+def cmd_show(args, console: Console) -> int:
+    exp = experiments.load(args.id)
+    console.print(f"[bold]{exp.id}[/bold]: {exp.title}\n{exp.paper}\n\nClaim: {exp.claim}\n")
+    for tier, cfg in exp.tiers.items():
+        console.print(f"[bold]{tier}[/bold] (config {cfgs.config_hash(cfg)})")
+        for k, v in cfgs.leaves(cfg).items():
+            console.print(f"  {k} = {v}")
+    store = Store(args.results)
+    v = store.last_verdict(exp.id)
+    if v:
+        console.print(f"\nLast verdict ({v['tier']}, seeds {v['seeds']}):")
+        for c in v["checks"]:
+            console.print(f"  {'PASS' if c['passed'] else 'FAIL'}  {c['name']}: {c['measured']}")
+    return 0
+
+
+def cmd_run(args, console: Console) -> int:
+    overrides = cfgs.parse_assignments(args.set or [])
+    out = api.run(args.id, tier=args.tier, seeds=_seeds(args), overrides=overrides, results=args.results,
+                  force=args.force, checkpoint_s=args.checkpoint_s)
+    console.print(f"\n[bold]{out.experiment.id}[/bold] ({out.tier}, seeds {[r.seed for r in out.runs]}, "
+                  f"{sum(r.wall_s or 0 for r in out.runs):.1f} s): {out.experiment.claim}")
+    for c in out.checks:
+        mark = "[green]PASS[/green]" if c.passed else "[red]FAIL[/red]"
+        console.print(f"  {mark}  {c.name}\n        measured: {c.measured}")
+    console.print(f"verdict: {'the claim holds' if out.passed else 'the claim does not hold'} at the {out.tier} tier")
+    return 1 if args.check and not out.passed else 0
+
+
+def cmd_report(args, console: Console) -> int:
+    path = api.report(args.ids or None, args.results)
+    console.print(f"report written to {path}")
+    return 0
+
+
+def cmd_results(args, console: Console) -> int:
+    rows = api.results(args.id, args.results)
+    if args.format == "json":
+        print(json.dumps(list(rows), indent=1))
+        return 0
+    cols = list(dict.fromkeys(k for r in rows for k in r))
+    if args.format == "csv":
+        writer = csv.DictWriter(sys.stdout, cols)
+        writer.writeheader()
+        writer.writerows(rows)
+        return 0
+    table = Table(*cols)
+    for r in rows:
+        table.add_row(*(f"{r[c]:.6g}" if isinstance(r.get(c), float) else str(r.get(c, "")) for c in cols))
+    console.print(table if rows else f"no finished runs of {args.id} in this results directory")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="complab", description="Reproduce claims about how neural networks learn.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def add(name, fn, help_):
+        sp = sub.add_parser(name, help=help_)
+        sp.add_argument("--results", help="results directory (default: $COMPLAB_RESULTS or ./results)")
+        sp.set_defaults(fn=fn)
+        return sp
+
+    add("list", cmd_list, "list experiments with their last verdict")
+    add("show", cmd_show, "show an experiment's claim, tier configs and last results").add_argument("id")
+    r = add("run", cmd_run, "run an experiment and check its claim")
+    r.add_argument("id")
+    r.add_argument("--tier", default="cpu", help="smoke, cpu (default) or paper")
+    seeds = r.add_mutually_exclusive_group()
+    seeds.add_argument("--seeds", help="comma-separated seeds, e.g. 0,1,2")
+    seeds.add_argument("--num-seeds", type=int, default=1, help="seeds 0..N-1 (default 1)")
+    r.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key, e.g. lsa.lr=1e-3")
+    r.add_argument("--force", action="store_true", help="recompute finished runs")
+    r.add_argument("--check", action="store_true", help="exit with 1 when a claim check fails")
+    r.add_argument("--checkpoint-s", type=float, default=30.0, help="seconds between checkpoints (default 30)")
+    rep = add("report", cmd_report, "write the Markdown report and figures")
+    rep.add_argument("ids", nargs="*")
+    res = add("results", cmd_results, "print the stored rows of an experiment")
+    res.add_argument("id")
+    res.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    console = Console()
+    try:
+        return args.fn(args, console)
+    except ComplabError as e:
+        print(f"complab: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("complab: interrupted; what was stored is kept, and the same command resumes from the last "
+              "checkpoint", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

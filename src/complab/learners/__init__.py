@@ -1,0 +1,1 @@
+"""Learners: how parameters change (`init`, `step`); see base.py."""

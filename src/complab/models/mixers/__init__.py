@@ -1,0 +1,1 @@
+"""Sequence mixers: one per file, each with a parallel and (if recurrent) a step form."""

@@ -1,0 +1,33 @@
+"""The sequence-mixer interface.
+
+A mixer maps one causal sequence [time, dim] -> [time, dim]. `__call__` is the
+parallel (training) form; `init_state` and `step` give the step-by-step recurrent
+form, and `recurrent(x)` runs it with `lax.scan`. Tests check the two forms agree
+for every mixer.
+"""
+
+import abc
+from typing import Any
+
+import equinox as eqx
+import jax
+from jaxtyping import Array, Float
+
+
+class AbstractMixer(eqx.Module):
+    @abc.abstractmethod
+    def __call__(self, x: Float[Array, "time dim"]) -> Float[Array, "time dim"]:
+        """Parallel form over a whole sequence."""
+
+    @abc.abstractmethod
+    def init_state(self) -> Any:
+        """The recurrent state before the first token."""
+
+    @abc.abstractmethod
+    def step(self, state: Any, x_t: Float[Array, " dim"]) -> tuple[Any, Float[Array, " dim"]]:
+        """One token of the recurrent form: (new state, output)."""
+
+    def recurrent(self, x: Float[Array, "time dim"]) -> Float[Array, "time dim"]:
+        """Step form over a whole sequence (the reference the parallel form must match)."""
+        _, y = jax.lax.scan(lambda s, x_t: self.step(s, x_t), self.init_state(), x)
+        return y

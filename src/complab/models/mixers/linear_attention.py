@@ -1,0 +1,71 @@
+"""Causal linear self-attention (LSA): softmax-free attention, e.g. von Oswald et al.
+2023 ("Transformers learn in-context by gradient descent") and Zucchet et al. 2023
+("Gated recurrent neural networks discover attention", eq. 1).
+
+Per head h, with q_t = W_Q x_t, k_t = W_K x_t, v_t = W_V x_t:
+
+    y_t = W_O concat_h  sum_{s <= t} v_s^h (k_s^h . q_t^h)
+
+No softmax, no normalisation, no feature map. The recurrent form keeps the fast
+weight matrix S_t = S_{t-1} + v_t k_t^T per head and reads y_t = W_O S_t q_t.
+"""
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from complab.models.mixers.base import AbstractMixer
+
+
+@dataclass(frozen=True)
+class Config:
+    heads: int = 1
+    key_size: int = 0  # per head; 0 means the model width
+    value_size: int = 0  # per head; 0 means the model width
+    init_scale: float = 1.0  # weights ~ N(0, init_scale^2 / fan_in)
+
+    def build(self, dim: int, *, key: jax.Array) -> "LinearSelfAttention":
+        return LinearSelfAttention(self, dim, key=key)
+
+
+def _normal(key: jax.Array, shape: tuple[int, ...], fan_in: int, scale: float) -> jax.Array:
+    return scale * jax.random.normal(key, shape) / jnp.sqrt(fan_in)
+
+
+class LinearSelfAttention(AbstractMixer):
+    w_q: Float[Array, "heads key dim"]
+    w_k: Float[Array, "heads key dim"]
+    w_v: Float[Array, "heads value dim"]
+    w_o: Float[Array, "dim heads_value"]
+
+    def __init__(self, cfg: Config, dim: int, *, key: jax.Array):
+        dk, dv = cfg.key_size or dim, cfg.value_size or dim
+        kq, kk, kv, ko = jax.random.split(key, 4)
+        self.w_q = _normal(kq, (cfg.heads, dk, dim), dim, cfg.init_scale)
+        self.w_k = _normal(kk, (cfg.heads, dk, dim), dim, cfg.init_scale)
+        self.w_v = _normal(kv, (cfg.heads, dv, dim), dim, cfg.init_scale)
+        self.w_o = _normal(ko, (dim, cfg.heads * dv), cfg.heads * dv, cfg.init_scale)
+
+    def __call__(self, x: Float[Array, "time dim"]) -> Float[Array, "time dim"]:
+        v = jnp.einsum("hvd,td->htv", self.w_v, x)
+        y = jnp.einsum("hts,hsv->thv", self.attention(x), v)
+        return y.reshape(x.shape[0], -1) @ self.w_o.T
+
+    def init_state(self) -> Float[Array, "heads value key"]:
+        h, dk, _ = self.w_q.shape
+        return jnp.zeros((h, self.w_v.shape[1], dk))
+
+    def step(self, state, x_t):
+        q, k, v = (w @ x_t for w in (self.w_q, self.w_k, self.w_v))
+        state = state + jnp.einsum("hv,hk->hvk", v, k)
+        y = jnp.einsum("hvk,hk->hv", state, q)
+        return state, self.w_o @ y.reshape(-1)
+
+    def attention(self, x: Float[Array, "time dim"]) -> Float[Array, "heads time time"]:
+        """The causal (unnormalised) attention scores q_t . k_s, for probes."""
+        q, k = (jnp.einsum("hkd,td->htk", w, x) for w in (self.w_q, self.w_k))
+        scores = jnp.einsum("htk,hsk->hts", q, k)
+        return jnp.where(jnp.tril(jnp.ones(scores.shape[1:], bool)), scores, 0.0)
+

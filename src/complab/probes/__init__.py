@@ -1,0 +1,1 @@
+"""Analyses of trained models and data (decoders, metrics, comparisons with algorithms)."""

@@ -1,0 +1,70 @@
+"""The report: one figure and the claim checks of every experiment, read from the
+store (<results>/report.md and <results>/figures/<id>.png).
+
+For each experiment, the report takes the most recently finished configuration
+(tier and config hash) and all of its finished seeds, evaluates the experiment's
+`expect` on those rows and draws its `plot`, so the report always shows the
+numbers it was made from.
+"""
+
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from complab import config as cfgs  # noqa: E402
+from complab import experiments  # noqa: E402
+from complab.store import Run, Store  # noqa: E402
+
+
+def latest_group(store: Store, experiment_id: str) -> tuple[str, str, list[Run]] | None:
+    """(tier, config hash, finished runs) of the configuration finished most recently."""
+    done = [r for r in store.runs(experiment_id) if r.status == "done"]
+    if not done:
+        return None
+    last = max(done, key=lambda r: r.ended or 0)
+    group = [r for r in done if r.config_hash == last.config_hash]
+    return last.tier, last.config_hash, sorted(group, key=lambda r: r.seed)
+
+
+def write(experiment_ids: list[str] | None = None, results: str | Path | None = None) -> Path:
+    ids = experiment_ids or experiments.ids()
+    exps = [experiments.load(i) for i in ids]
+    store = Store(results)
+    figdir = store.root / "figures"
+    figdir.mkdir(exist_ok=True)
+    lines = ["# complab report", "", f"Generated {time.strftime('%Y-%m-%d %H:%M:%S')} from `{store.root}`.", "",
+             "| experiment | tier | seeds | verdict |", "|---|---|---|---|"]
+    sections = []
+    for exp in exps:
+        group = latest_group(store, exp.id)
+        if group is None:
+            lines.append(f"| `{exp.id}` | - | - | not run |")
+            continue
+        tier, chash, runs = group
+        cfg = cfgs.override(exp.tiers[tier], cfgs.flatten(runs[0].config))
+        rows = store.rows(runs)
+        checks = list(exp.expect(rows, cfg))
+        verdict = "holds" if all(c.passed for c in checks) else "does not hold"
+        seeds = ",".join(str(r.seed) for r in runs)
+        lines.append(f"| [`{exp.id}`](#{exp.id}) | {tier} | {seeds} | {verdict} |")
+        fig = exp.plot(rows, cfg)
+        fig.savefig(figdir / f"{exp.id}.png", dpi=120)
+        plt.close(fig)
+        wall = sum(r.wall_s or 0 for r in runs)
+        sections += [
+            f"## {exp.id}", "", f"**{exp.title}** — {exp.paper}", "", f"Claim: {exp.claim}", "",
+            f"Tier `{tier}`, config `{chash}`, seeds {seeds}, {wall:.0f} s of compute, "
+            f"code {runs[-1].code_version}, device {runs[-1].device}.", "",
+            "| check | verdict | measured |", "|---|---|---|",
+            *[f"| {c.name} | {'PASS' if c.passed else 'FAIL'} | {c.measured} |" for c in checks],
+            "", f"![{exp.id}](figures/{exp.id}.png)", "",
+        ]
+    store.close()
+    path = Path(store.root) / "report.md"
+    path.write_text("\n".join(lines + [""] + sections))
+    return path
+

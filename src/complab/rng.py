@@ -1,0 +1,37 @@
+"""Named key derivation from one root key (DESIGN: Randomness).
+
+Every random stream in complab is derived from the seed's root key by *names*,
+never by position in a split, so adding a new consumer never shifts the streams of
+the existing ones, and validation never replays training batches:
+
+    >>> root = root_key(0)
+    >>> k_init, k_data = named(root, "init"), named(root, "data")
+    >>> k_test = named(k_data, "test")        # the test split's own stream
+
+`named` folds a stable 32-bit digest of the name into the key (crc32, the same on
+every platform and Python run, unlike `hash`).
+"""
+
+import zlib
+
+import jax
+
+
+def root_key(seed: int) -> jax.Array:
+    """The one root key of a seed."""
+    return jax.random.key(seed)
+
+
+def name_id(name: str) -> int:
+    """A stable 31-bit integer for a stream name."""
+    return zlib.crc32(name.encode()) & 0x7FFFFFFF
+
+
+def named(key: jax.Array, name: str) -> jax.Array:
+    """The child key called `name`; the same name always gives the same key."""
+    return jax.random.fold_in(key, name_id(name))
+
+
+def streams(key: jax.Array, *names: str) -> tuple[jax.Array, ...]:
+    """Several named children at once: `k_init, k_data = streams(root, "init", "data")`."""
+    return tuple(named(key, n) for n in names)

@@ -1,0 +1,1 @@
+"""Data generators: each task samples `Batch`es from named splits (see base.py)."""

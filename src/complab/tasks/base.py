@@ -1,0 +1,58 @@
+"""The task interface: `sample(key, split, batch_size) -> Batch` (DESIGN: Task).
+
+A task is an Equinox module holding whatever data defines its splits (for
+compositional tasks: arrays of held-out combination indices made from its own
+split seed). `sample` is final: it checks the split name and folds it into the key,
+so every split draws from its own stream and the test split never replays training
+batches whatever key the caller passes. Subclasses implement `generate`, which must
+be jittable and deterministic in the key, and `loss`.
+"""
+
+import abc
+from typing import Any
+
+import equinox as eqx
+import jax
+from jaxtyping import Array, Float
+
+from complab import rng
+from complab.errors import ComplabError
+
+
+class Batch(eqx.Module):
+    """A batch of sequences. `mask` marks the positions the loss and metrics use;
+    `info` carries ground-truth latents (task vectors, combination ids) for probes."""
+
+    x: Float[Array, "batch time d_in"]
+    y: Float[Array, "batch time d_out"]
+    mask: Float[Array, "batch time"]
+    info: dict[str, Any]
+
+
+class AbstractTask(eqx.Module):
+    splits: eqx.AbstractClassVar[tuple[str, ...]]
+
+    def sample(self, key: jax.Array, split: str, batch_size: int) -> Batch:
+        if split not in self.splits:
+            raise ComplabError(
+                f"{type(self).__name__} has no split {split!r}; its splits are: {', '.join(self.splits)}"
+            )
+        return self.generate(rng.named(key, split), split, batch_size)
+
+    @abc.abstractmethod
+    def generate(self, key: jax.Array, split: str, batch_size: int) -> Batch:
+        """A batch from `split`'s own stream `key` (already split-specific)."""
+
+    @abc.abstractmethod
+    def loss(self, pred: Float[Array, "batch time d_out"], batch: Batch) -> Float[Array, ""]:
+        """The training loss of predictions on a batch (a scalar)."""
+
+    @property
+    @abc.abstractmethod
+    def dims(self) -> tuple[int, int]:
+        """(d_in, d_out): the token and target widths, so models can be sized."""
+
+
+def masked_mean(values: Float[Array, "batch time"], mask: Float[Array, "batch time"]) -> Float[Array, ""]:
+    """Mean of `values` over the positions where `mask` is 1."""
+    return (values * mask).sum() / mask.sum()
