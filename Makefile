@@ -13,9 +13,10 @@ $(BIN)/complab: pyproject.toml
 install: $(BIN)/complab
 
 # The flagship claim at the cpu tier over 3 seeds, then the report.
+# The report is written whatever the verdict; the exit code is the claim check's.
 demo: install
-	$(BIN)/complab run gated_rnn_discovers_attention --num-seeds 3 --check
-	$(BIN)/complab report
+	$(BIN)/complab run gated_rnn_discovers_attention --num-seeds 3 --check; status=$$?; \
+	$(BIN)/complab report && exit $$status
 
 test: install
 	$(BIN)/pytest -q

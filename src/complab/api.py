@@ -46,6 +46,6 @@ def results(experiment_id: str, results: str | Path | None = None, include_unfin
 
 def report(experiment_ids: list[str] | None = None, results: str | Path | None = None) -> Path:
     """Write the Markdown report and one figure per experiment; returns the report's path."""
-    from complab import report as report_mod
+    from complab import reporting  # matplotlib only when a report is made
 
-    return report_mod.write(experiment_ids, results)
+    return reporting.write(experiment_ids, results)

@@ -31,7 +31,10 @@ def _seeds(args) -> list[int]:
 
 def cmd_list(args, console: Console) -> int:
     store = Store(args.results)
-    table = Table("id", "paper", "claim", "tiers", "last verdict", show_lines=True)
+    table = Table(show_lines=True)
+    table.add_column("id", no_wrap=True)
+    for col in ("paper", "claim", "tiers", "last verdict"):
+        table.add_column(col)
     for eid in experiments.ids():
         exp = experiments.load(eid)
         v = store.last_verdict(eid)

@@ -18,7 +18,6 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from complab.errors import ComplabError
 
@@ -204,9 +203,3 @@ def _run(row: sqlite3.Row) -> Run:
         code_version=d["code_version"], versions=json.loads(d["versions"] or "{}"), device=d["device"],
     )
 
-
-def jsonable(value: Any) -> Any:
-    """Numbers from NumPy / JAX as plain Python, for rows."""
-    if hasattr(value, "item") and getattr(value, "shape", None) == ():
-        return value.item()
-    return value

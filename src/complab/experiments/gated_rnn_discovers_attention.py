@@ -56,6 +56,7 @@ class Config:
     rnn: supervised.Config
     neurons: tuple[int, ...]  # the gated RNN sweep
     batch_size: int = 256
+    init_scale: float = 0.3  # both models' weights ~ N(0, init_scale^2 / fan_in)
     eval_batch: int = 8192
     construction_heads: int = 2  # the random LSA of check 1
     construction_len: int = 32
@@ -113,9 +114,9 @@ def run(cfg: Config, key: jax.Array, ctx) -> list[dict]:
             {**cols, "metric": "cosine_gd", "value": float(gd.cosine(pred, pred_gd))},
         ]
 
-    rows += train_and_measure("lsa", linear_attention.Config(), cfg.lsa, k_lsa, model="lsa")
+    rows += train_and_measure("lsa", linear_attention.Config(init_scale=cfg.init_scale), cfg.lsa, k_lsa, model="lsa")
     for n in cfg.neurons:
-        rows += train_and_measure(f"rnn{n}", gated_rnn.Config(neurons=n), cfg.rnn, rng.named(k_rnn, str(n)),
+        rows += train_and_measure(f"rnn{n}", gated_rnn.Config(neurons=n, init_scale=cfg.init_scale), cfg.rnn, rng.named(k_rnn, str(n)),
                                   model="rnn", neurons=n)
     return rows
 
@@ -185,10 +186,10 @@ EXPERIMENT = Experiment(
     claim="A gated diagonal linear RNN implements linear self-attention exactly, and gated RNNs trained on "
     "in-context linear regression learn what linear self-attention learns: one step of gradient descent.",
     tiers={
-        "smoke": Config(task=linear_regression.Config(dim=3, context=6), lsa=_train(60, 3e-3), rnn=_train(60, 3e-3),
+        "smoke": Config(task=linear_regression.Config(dim=3, context=6), lsa=_train(60, 1e-2), rnn=_train(60, 1e-2),
                         neurons=(2, 8), batch_size=64, eval_batch=512),
-        "cpu": Config(task=linear_regression.Config(dim=6, context=12), lsa=_train(2000, 3e-3),
-                      rnn=_train(2000, 3e-3), neurons=(3, 6, 12, 24, 48)),
+        "cpu": Config(task=linear_regression.Config(dim=6, context=12), lsa=_train(2000, 1e-2),
+                      rnn=_train(3000, 1e-2), neurons=(3, 6, 12, 24, 48, 96)),
         "paper": Config(task=linear_regression.Config(dim=10, context=10), lsa=_train(50_000, 1e-3),
                         rnn=_train(50_000, 1e-3), neurons=(5, 10, 20, 40, 80, 160), batch_size=512,
                         eval_batch=16_384),

@@ -1,4 +1,5 @@
-"""The report: one figure and the claim checks of every experiment, read from the
+"""The report (module `reporting`, so that `complab.report` stays the API function):
+one figure and the claim checks of every experiment, read from the
 store (<results>/report.md and <results>/figures/<id>.png).
 
 For each experiment, the report takes the most recently finished configuration

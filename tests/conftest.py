@@ -1,0 +1,17 @@
+"""Shared fixtures. One smoke run of the flagship experiment is made per test session
+and reused by the tests that only read results."""
+
+import pytest
+from rich.console import Console
+
+from complab import runner
+
+FLAGSHIP = "gated_rnn_discovers_attention"
+
+
+@pytest.fixture(scope="session")
+def smoke_results(tmp_path_factory):
+    """(results dir, Outcome) of the flagship experiment's smoke tier, seed 0."""
+    root = tmp_path_factory.mktemp("results")
+    out = runner.run(FLAGSHIP, tier="smoke", seeds=[0], results=root, console=Console(quiet=True))
+    return root, out

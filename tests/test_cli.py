@@ -1,0 +1,64 @@
+"""The CLI: bad input ends in one sentence naming what was wrong and what is allowed."""
+
+import json
+
+import pytest
+
+from complab.cli import main
+
+from .conftest import FLAGSHIP
+
+
+def _error(capsys, argv, results):
+    code = main([*argv, "--results", str(results)])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and err.count("\n") == 1, err
+    return err
+
+
+@pytest.mark.parametrize(
+    "argv,fragment",
+    [
+        (["run", "nope"], f"unknown experiment 'nope'; known experiments are: {FLAGSHIP}"),
+        (["show", "nope"], "unknown experiment 'nope'"),
+        (["run", FLAGSHIP, "--tier", "huge"], "unknown tier 'huge' for gated_rnn_discovers_attention; tiers are: smoke, cpu, paper"),
+        (["run", FLAGSHIP, "--set", "lsa.lrr=1"], "unknown config key 'lsa.lrr' (did you mean 'lsa.lr'?)"),
+        (["run", FLAGSHIP, "--set", "lsa.steps=many"], "config key 'lsa.steps' takes a int"),
+        (["run", FLAGSHIP, "--set", "lsa.steps"], "not of the form key.path=value"),
+        (["run", FLAGSHIP, "--seeds", "0,a"], "--seeds takes comma-separated integers"),
+        (["run", FLAGSHIP, "--tier", "smoke", "--set", "task.dim=0"], "linear regression needs dim >= 1"),
+    ],
+)
+def test_bad_input_is_one_sentence(capsys, tmp_path, argv, fragment):
+    assert fragment in _error(capsys, argv, tmp_path)
+
+
+def test_unwritable_results_dir(capsys, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    err = _error(capsys, ["list"], blocker / "sub")
+    assert "cannot write results to" in err
+
+
+def test_list_show_results_report(capsys, smoke_results):
+    root, _ = smoke_results
+    assert main(["list", "--results", str(root)]) == 0
+    assert FLAGSHIP in capsys.readouterr().out
+    assert main(["show", FLAGSHIP, "--results", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "lsa.lr" in out and "Last verdict (smoke" in out
+    assert main(["results", FLAGSHIP, "--format", "json", "--results", str(root)]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert any(r["model"] == "construction" and r["metric"] == "max_rel_error" for r in rows)
+    assert main(["results", FLAGSHIP, "--format", "csv", "--results", str(root)]) == 0
+    assert capsys.readouterr().out.startswith("tier,config_hash,seed,")
+    assert main(["report", "--results", str(root)]) == 0
+    report = (root / "report.md").read_text()
+    assert "construction: gated RNN == LSA" in report and (root / "figures" / f"{FLAGSHIP}.png").stat().st_size > 0
+
+
+def test_check_flag_sets_the_exit_code(smoke_results, capsys):
+    root, out = smoke_results
+    code = main(["run", FLAGSHIP, "--tier", "smoke", "--check", "--results", str(root)])
+    assert code == (0 if out.passed else 1)
+    assert "measured:" in capsys.readouterr().out

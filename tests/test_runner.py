@@ -1,0 +1,71 @@
+"""Runner: determinism in the seed, reuse of finished runs, NaN runs stored as failed,
+and resume after a killed process ending with the same rows."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from rich.console import Console
+
+from complab import runner
+from complab.errors import ComplabError
+from complab.store import Store
+
+from .conftest import FLAGSHIP
+
+QUIET = Console(quiet=True)
+
+
+def test_same_seed_same_rows_and_finished_runs_are_reused(smoke_results, tmp_path):
+    root, first = smoke_results
+    again = runner.run(FLAGSHIP, tier="smoke", seeds=[0], results=tmp_path, console=QUIET)
+    assert again.rows == first.rows  # a fresh directory: recomputed, identical
+    t0 = time.monotonic()
+    reused = runner.run(FLAGSHIP, tier="smoke", seeds=[0], results=root, console=QUIET)
+    assert reused.runs[0].id == first.runs[0].id and reused.runs[0].ended == first.runs[0].ended
+    assert reused.rows == first.rows and time.monotonic() - t0 < 10  # no retraining
+
+
+def test_different_seeds_differ(smoke_results):
+    root, first = smoke_results
+    other = runner.run(FLAGSHIP, tier="smoke", seeds=[1], results=root, console=QUIET)
+    assert other.rows != first.rows
+
+
+def test_nan_run_is_stored_as_failed(tmp_path):
+    with pytest.raises(ComplabError, match=r"became .* at step \d+.*stored as failed"):
+        runner.run(FLAGSHIP, tier="smoke", seeds=[0], overrides={"lsa.lr": 1e30}, results=tmp_path, console=QUIET)
+    (run,) = Store(tmp_path).runs(FLAGSHIP)
+    assert run.status == "failed" and run.failed_step is not None and "became" in run.error
+    assert Store(tmp_path).metrics(run)  # the training curve up to the failure is kept
+
+
+LONG = ["--tier", "smoke", "--set", "lsa.steps=3000", "--set", "rnn.steps=400", "--checkpoint-s", "0"]
+
+
+def test_resume_after_kill_gives_the_same_rows(tmp_path):
+    killed, clean = tmp_path / "killed", tmp_path / "clean"
+    cmd = [sys.executable, "-m", "complab.cli", "run", FLAGSHIP, *LONG]
+    proc = subprocess.Popen([*cmd, "--results", str(killed)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt = None
+    deadline = time.monotonic() + 120
+    while ckpt is None and time.monotonic() < deadline and proc.poll() is None:
+        found = list(killed.glob("runs/*/*/seed0/lsa.eqx"))
+        ckpt = found[0] if found else None
+        time.sleep(0.05)
+    assert ckpt is not None, "no checkpoint appeared before the run ended"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    (run,) = Store(killed).runs(FLAGSHIP)
+    assert run.status == "running"  # killed mid-run: nothing marked it finished
+    resumed = runner.run(FLAGSHIP, tier="smoke", seeds=[0], overrides=_overrides(), results=killed,
+                         checkpoint_s=0, console=QUIET)
+    straight = runner.run(FLAGSHIP, tier="smoke", seeds=[0], overrides=_overrides(), results=clean, console=QUIET)
+    assert resumed.rows == straight.rows
+
+
+def _overrides():
+    return {"lsa.steps": "3000", "rnn.steps": "400"}
