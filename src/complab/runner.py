@@ -20,7 +20,7 @@ from typing import Any
 
 import jax
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 import complab
 from complab import config as cfgs
@@ -61,8 +61,10 @@ def run_meta() -> dict:
 class Context:
     """What an experiment's `run` uses to train: `ctx.fit(...)`."""
 
-    def __init__(self, store: Store, run: Run, progress: Progress, console: Console, checkpoint_s: float):
+    def __init__(self, store: Store, run: Run, progress: Progress, console: Console, checkpoint_s: float,
+                 overall: TaskID | None = None):
         self.store, self.run, self.progress, self.console = store, run, progress, console
+        self.overall = overall
         self.dir = store.run_dir(run)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.checkpoint_s = checkpoint_s
@@ -80,17 +82,24 @@ class Context:
         def on_chunk(step: int, metrics: dict[str, float], seconds: float) -> None:
             self.store.log_metrics(self.run, name, step, metrics)
             last.update(metrics, step=step)
-            rate = f"{(step - self.progress.tasks[bar].completed) / max(seconds, 1e-9):.0f} steps/s"
-            self.progress.update(bar, completed=step, loss=f"loss {metrics['loss']:.4g}", rate=rate)
+            new = step - self.progress.tasks[bar].completed
+            self.progress.update(bar, completed=step, loss=f"loss {metrics['loss']:.4g}",
+                                 rate=f"{new / max(seconds, 1e-9):.0f} steps/s")
+            self._advance_overall(new)
 
         state = fit(learner, state, task, key=key, steps=steps, batch_size=batch_size, split=split,
                     checkpoint=self.dir / f"{name}.eqx", checkpoint_s=self.checkpoint_s, on_chunk=on_chunk,
                     name=name)
+        self._advance_overall(steps - self.progress.tasks[bar].completed)  # steps resumed from a checkpoint
         self.progress.update(bar, completed=steps)
         if last and not self.progress.live.is_started:
             secs = time.monotonic() - t_start
             self.console.print(f"  {label}: {steps} steps in {secs:.1f} s, final loss {last['loss']:.4g}")
         return state
+
+    def _advance_overall(self, n: int) -> None:
+        if self.overall is not None:
+            self.progress.advance(self.overall, n)
 
 
 @dataclass
@@ -128,6 +137,11 @@ def run(experiment_id: str, tier: str = "cpu", seeds: list[int] | tuple[int, ...
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
                TextColumn("{task.fields[loss]}"), TextColumn("ETA"), TimeRemainingColumn()]
     with Progress(*columns, console=console, disable=not console.is_terminal) as progress:
+        todo = [s for s in seeds if force or getattr(store.find(exp.id, chash, s), "status", None) != "done"]
+        overall = None
+        if exp.steps is not None and todo:
+            overall = progress.add_task(f"[bold]{exp.id} ({tier}, {len(todo)} seeds)", total=exp.steps(cfg) * len(todo),
+                                        loss="", rate="")
         for seed in seeds:
             existing = store.find(exp.id, chash, seed)
             if existing and force:
@@ -138,7 +152,8 @@ def run(experiment_id: str, tier: str = "cpu", seeds: list[int] | tuple[int, ...
                 continue
             if existing and existing.status != "done":
                 console.print(f"seed {seed}: resuming the {existing.status} run from its checkpoints")
-            runs.append(_run_seed(exp, cfg, tier, chash, cdict, seed, meta, store, progress, console, checkpoint_s))
+            ctx_args = (progress, console, checkpoint_s, overall)
+            runs.append(_run_seed(exp, cfg, tier, chash, cdict, seed, meta, store, ctx_args))
     rows = store.rows(runs)
     checks = list(exp.expect(rows, cfg))
     store.save_verdict(exp.id, tier, chash, list(seeds), [c.to_dict() for c in checks])
@@ -146,15 +161,19 @@ def run(experiment_id: str, tier: str = "cpu", seeds: list[int] | tuple[int, ...
     return Outcome(exp, tier, cfg, runs, checks, rows)
 
 
-def _run_seed(exp, cfg, tier, chash, cdict, seed, meta, store, progress, console, checkpoint_s) -> Run:
+def _run_seed(exp, cfg, tier, chash, cdict, seed, meta, store, ctx_args) -> Run:
     run_ = store.begin(exp.id, tier, cdict, chash, seed, meta)
-    ctx = Context(store, run_, progress, console, checkpoint_s)
+    ctx = Context(store, run_, *ctx_args)
     t0 = time.monotonic()
     try:
         rows = exp.run(cfg, rng.root_key(seed), ctx)
     except NaNLossError as e:
         store.fail(run_, "failed", str(e), e.step, time.monotonic() - t0)
-        raise ComplabError(f"{exp.id} seed {seed}: {e}; the run is stored as failed with its metrics so far") from None
+        rates = [k for k in cfgs.leaves(cfg) if k.split(".")[-1] == "lr"]
+        hint = f"; a lower learning rate ({', '.join(rates)}) may help" if rates else ""
+        raise ComplabError(
+            f"{exp.id} seed {seed}: {e}; the run is stored as failed with its metrics so far{hint}"
+        ) from None
     except ComplabError as e:
         store.fail(run_, "failed", str(e), None, time.monotonic() - t0)
         raise

@@ -75,7 +75,8 @@ def fit(
 
     `on_chunk(step, mean_metrics, seconds)` is called after every chunk. A non-finite
     loss raises NaNLossError naming the first bad step; the checkpoint is left as it
-    was, so nothing already trained is lost.
+    was, so nothing already trained is lost. Ctrl-C checkpoints the last finished
+    chunk before it propagates.
     """
     log_every = log_every or max(1, steps // 50)
     k_data, k_step = rng.streams(key, "data", "step")
@@ -85,23 +86,28 @@ def fit(
         if done > steps:
             raise ComplabError(f"checkpoint {checkpoint} holds {done} steps but the fit asks for {steps}; rerun with --force")
     last_save = time.monotonic()
-    while done < steps:
-        n = min(log_every, steps - done)
-        t0 = time.monotonic()
-        new_state, metrics = train_chunk(learner, task, state, k_data, k_step, jnp.asarray(done), n, split, batch_size)
-        metrics = {k: np.asarray(v) for k, v in metrics.items()}
-        finite = np.isfinite(metrics["loss"])
-        if not finite.all():
-            bad = done + int(np.argmin(finite)) + 1
-            raise NaNLossError(
-                f"the loss of '{name}' became {metrics['loss'][~finite][0]} at step {bad}; "
-                "training stopped there (try a lower learning rate, e.g. --set train.lr=...)",
-                step=bad,
-            )
-        state, done = new_state, done + n
-        if checkpoint is not None and (done == steps or time.monotonic() - last_save >= checkpoint_s):
-            save_checkpoint(checkpoint, state, done)
-            last_save = time.monotonic()
-        if on_chunk is not None:
-            on_chunk(done, {k: float(v.mean()) for k, v in metrics.items()}, time.monotonic() - t0)
+    try:
+        while done < steps:
+            n = min(log_every, steps - done)
+            t0 = time.monotonic()
+            new_state, metrics = train_chunk(learner, task, state, k_data, k_step, jnp.asarray(done), n, split,
+                                             batch_size)
+            metrics = {k: np.asarray(v) for k, v in metrics.items()}
+            finite = np.isfinite(metrics["loss"])
+            if not finite.all():
+                bad = done + int(np.argmin(finite)) + 1
+                raise NaNLossError(
+                    f"the loss of '{name}' became {metrics['loss'][~finite][0]} at step {bad} and training stopped",
+                    step=bad,
+                )
+            state, done = new_state, done + n
+            if checkpoint is not None and (done == steps or time.monotonic() - last_save >= checkpoint_s):
+                save_checkpoint(checkpoint, state, done)
+                last_save = time.monotonic()
+            if on_chunk is not None:
+                on_chunk(done, {k: float(v.mean()) for k, v in metrics.items()}, time.monotonic() - t0)
+    except KeyboardInterrupt:
+        if checkpoint is not None and done > 0:
+            save_checkpoint(checkpoint, state, done)  # Ctrl-C loses no finished chunk
+        raise
     return state

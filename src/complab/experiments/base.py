@@ -12,9 +12,13 @@ paper's own scale, for a GPU), and three plain functions:
 - `expect(rows, cfg) -> [Check]`: the claim as checks over the rows of all seeds
   (each row carries its "seed"); every check states the numbers it measured.
 - `plot(rows, cfg) -> matplotlib Figure`: the figure of the claim.
+- `steps(cfg) -> int` (optional): the training steps of one seed, so the progress
+  display can show an ETA for the whole run.
+
+Choices made where the paper is ambiguous go in the module's docstring.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 TIERS = ("smoke", "cpu", "paper")
@@ -42,8 +46,7 @@ class Experiment:
     run: Callable
     expect: Callable
     plot: Callable
-    notes: str = ""  # choices made where the paper is ambiguous
-    tags: tuple[str, ...] = field(default=())
+    steps: Callable[[Any], int] | None = None  # training steps of one seed, for the run's overall ETA
 
 
 def by_seed(rows: list[dict], **where) -> dict[int, list[dict]]:
