@@ -21,11 +21,12 @@ def _error(capsys, argv, results):
     [
         (["run", "nope"], f"unknown experiment 'nope'; known experiments are: {FLAGSHIP}"),
         (["show", "nope"], "unknown experiment 'nope'"),
-        (["run", FLAGSHIP, "--tier", "huge"], "unknown tier 'huge' for gated_rnn_discovers_attention; tiers are: smoke, cpu, paper"),
+        (["run", FLAGSHIP, "--tier", "huge"], f"unknown tier 'huge' for {FLAGSHIP}; tiers are: smoke, cpu, paper"),
         (["run", FLAGSHIP, "--set", "lsa.lrr=1"], "unknown config key 'lsa.lrr' (did you mean 'lsa.lr'?)"),
         (["run", FLAGSHIP, "--set", "lsa.steps=many"], "config key 'lsa.steps' takes a int"),
         (["run", FLAGSHIP, "--set", "lsa.steps"], "not of the form key.path=value"),
         (["run", FLAGSHIP, "--seeds", "0,a"], "--seeds takes comma-separated integers"),
+        (["run", FLAGSHIP, "--seeds", ","], "no seeds given"),
         (["run", FLAGSHIP, "--tier", "smoke", "--set", "task.dim=0"], "linear regression needs dim >= 1"),
     ],
 )

@@ -38,7 +38,9 @@ def cmd_list(args, console: Console) -> int:
     for eid in experiments.ids():
         exp = experiments.load(eid)
         v = store.last_verdict(eid)
-        verdict = "-" if v is None else f"{'holds' if v['passed'] else 'does not hold'} ({v['tier']}, seeds {v['seeds']})"
+        verdict = "-"
+        if v is not None:
+            verdict = f"{'holds' if v['passed'] else 'does not hold'} ({v['tier']}, seeds {v['seeds']})"
         table.add_row(eid, exp.paper, exp.claim, ", ".join(exp.tiers), verdict)
     console.print(table)
     return 0

@@ -120,7 +120,8 @@ class Outcome:
 
 def resolve_config(exp, tier: str, overrides: dict[str, Any] | None):
     if tier not in exp.tiers:
-        raise ComplabError(f"unknown tier {tier!r} for {exp.id}; tiers are: {', '.join(t for t in TIERS if t in exp.tiers)}")
+        allowed = ", ".join(t for t in TIERS if t in exp.tiers)
+        raise ComplabError(f"unknown tier {tier!r} for {exp.id}; tiers are: {allowed}")
     return cfgs.override(exp.tiers[tier], overrides or {})
 
 
@@ -129,9 +130,23 @@ def run(experiment_id: str, tier: str = "cpu", seeds: list[int] | tuple[int, ...
         checkpoint_s: float = 30.0, console: Console | None = None) -> Outcome:
     """Run (or reuse) an experiment for each seed, then evaluate its claim checks."""
     console = console or Console()
+    if not seeds:
+        raise ComplabError("no seeds given; pass at least one (e.g. --seeds 0,1,2 or --num-seeds 3)")
     exp = experiments.load(experiment_id)
     cfg = resolve_config(exp, tier, overrides)
     store = Store(results)
+    try:
+        runs = _run_seeds(exp, cfg, tier, list(seeds), store, force, checkpoint_s, console)
+        rows = store.rows(runs)
+        checks = list(exp.expect(rows, cfg))
+        store.save_verdict(exp.id, tier, runs[0].config_hash, list(seeds), [c.to_dict() for c in checks])
+    finally:
+        store.close()
+    return Outcome(exp, tier, cfg, runs, checks, rows)
+
+
+def _run_seeds(exp, cfg, tier: str, seeds: list[int], store: Store, force: bool, checkpoint_s: float,
+               console: Console) -> list[Run]:
     chash, cdict, meta = cfgs.config_hash(cfg), cfgs.to_dict(cfg), run_meta()
     runs = []
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
@@ -140,8 +155,8 @@ def run(experiment_id: str, tier: str = "cpu", seeds: list[int] | tuple[int, ...
         todo = [s for s in seeds if force or getattr(store.find(exp.id, chash, s), "status", None) != "done"]
         overall = None
         if exp.steps is not None and todo:
-            overall = progress.add_task(f"[bold]{exp.id} ({tier}, {len(todo)} seeds)", total=exp.steps(cfg) * len(todo),
-                                        loss="", rate="")
+            overall = progress.add_task(f"[bold]{exp.id} ({tier}, {len(todo)} seeds)",
+                                        total=exp.steps(cfg) * len(todo), loss="", rate="")
         for seed in seeds:
             existing = store.find(exp.id, chash, seed)
             if existing and force:
@@ -154,11 +169,7 @@ def run(experiment_id: str, tier: str = "cpu", seeds: list[int] | tuple[int, ...
                 console.print(f"seed {seed}: resuming the {existing.status} run from its checkpoints")
             ctx_args = (progress, console, checkpoint_s, overall)
             runs.append(_run_seed(exp, cfg, tier, chash, cdict, seed, meta, store, ctx_args))
-    rows = store.rows(runs)
-    checks = list(exp.expect(rows, cfg))
-    store.save_verdict(exp.id, tier, chash, list(seeds), [c.to_dict() for c in checks])
-    store.close()
-    return Outcome(exp, tier, cfg, runs, checks, rows)
+    return runs
 
 
 def _run_seed(exp, cfg, tier, chash, cdict, seed, meta, store, ctx_args) -> Run:

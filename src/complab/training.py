@@ -84,7 +84,9 @@ def fit(
     if checkpoint is not None and checkpoint.exists():
         state, done = load_checkpoint(checkpoint, state)
         if done > steps:
-            raise ComplabError(f"checkpoint {checkpoint} holds {done} steps but the fit asks for {steps}; rerun with --force")
+            raise ComplabError(
+                f"checkpoint {checkpoint} holds {done} steps but the fit asks for {steps}; rerun with --force"
+            )
     last_save = time.monotonic()
     try:
         while done < steps:

@@ -121,8 +121,8 @@ def run(cfg: Config, key: jax.Array, ctx) -> list[dict]:
 
     rows += train_and_measure("lsa", linear_attention.Config(init_scale=cfg.init_scale), cfg.lsa, k_lsa, model="lsa")
     for n in cfg.neurons:
-        rows += train_and_measure(f"rnn{n}", gated_rnn.Config(neurons=n, init_scale=cfg.init_scale), cfg.rnn, rng.named(k_rnn, str(n)),
-                                  model="rnn", neurons=n)
+        mixer = gated_rnn.Config(neurons=n, init_scale=cfg.init_scale)
+        rows += train_and_measure(f"rnn{n}", mixer, cfg.rnn, rng.named(k_rnn, str(n)), model="rnn", neurons=n)
     return rows
 
 

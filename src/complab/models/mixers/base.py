@@ -11,7 +11,13 @@ from typing import Any
 
 import equinox as eqx
 import jax
+import jax.numpy as jnp
 from jaxtyping import Array, Float
+
+
+def normal_init(key: jax.Array, shape: tuple[int, ...], fan_in: int, scale: float = 1.0) -> jax.Array:
+    """Weights ~ N(0, scale^2 / fan_in), the mixers' initialisation."""
+    return scale * jax.random.normal(key, shape) / jnp.sqrt(fan_in)
 
 
 class AbstractMixer(eqx.Module):

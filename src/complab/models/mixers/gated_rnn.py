@@ -21,11 +21,12 @@ attention layer exactly.
 
 from dataclasses import dataclass
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from complab.models.mixers.base import AbstractMixer
+from complab.models.mixers.base import AbstractMixer, normal_init
 from complab.models.mixers.linear_attention import LinearSelfAttention
 
 
@@ -45,10 +46,6 @@ def _with_one(x: jax.Array) -> jax.Array:
     return jnp.concatenate([x, jnp.ones(x.shape[:-1] + (1,), x.dtype)], -1)
 
 
-def _normal(key, shape, fan_in, scale):
-    return scale * jax.random.normal(key, shape) / jnp.sqrt(fan_in)
-
-
 class GatedLinearRNN(AbstractMixer):
     w_in_m: Float[Array, "neurons dim_1"]
     w_in_x: Float[Array, "neurons dim_1"]
@@ -60,11 +57,11 @@ class GatedLinearRNN(AbstractMixer):
     def __init__(self, cfg: Config, dim: int, *, key: jax.Array):
         n, m = cfg.neurons, cfg.gates or cfg.neurons
         k = jax.random.split(key, 6)
-        self.w_in_m = _normal(k[0], (n, dim + 1), dim + 1, cfg.init_scale)
-        self.w_in_x = _normal(k[1], (n, dim + 1), dim + 1, cfg.init_scale)
-        self.w_out_m = _normal(k[2], (m, n), n, cfg.init_scale)
-        self.w_out_x = _normal(k[3], (m, n), n, cfg.init_scale)
-        self.d = _normal(k[4], (dim, m), m, cfg.init_scale)
+        self.w_in_m = normal_init(k[0], (n, dim + 1), dim + 1, cfg.init_scale)
+        self.w_in_x = normal_init(k[1], (n, dim + 1), dim + 1, cfg.init_scale)
+        self.w_out_m = normal_init(k[2], (m, n), n, cfg.init_scale)
+        self.w_out_x = normal_init(k[3], (m, n), n, cfg.init_scale)
+        self.d = normal_init(k[4], (dim, m), m, cfg.init_scale)
         lam = jax.random.uniform(k[5], (n,), minval=cfg.lambda_min, maxval=cfg.lambda_max)
         self.nu = jnp.log(-jnp.log(jnp.clip(lam, 1e-6, 1 - 1e-6)))
 
@@ -128,11 +125,5 @@ def from_attention(lsa: LinearSelfAttention) -> GatedLinearRNN:
     d = lsa.w_o[:, head * dv + ij // dk]  # sums over j and applies W_O
     nu = jnp.concatenate([jnp.full((heads, dv * dk), -jnp.inf), jnp.full((heads, dk), jnp.inf)], 1).reshape(-1)
     rnn = GatedLinearRNN(Config(neurons=n, gates=m), dim, key=jax.random.key(0))
-    return _replace(rnn, w_in_m=w_in_m, w_in_x=w_in_x, nu=nu, w_out_m=w_out_m, w_out_x=w_out_x, d=d)
-
-
-def _replace(module, **fields):
-    import equinox as eqx
-
-    names = list(fields)
-    return eqx.tree_at(lambda m: [getattr(m, k) for k in names], module, [fields[k] for k in names])
+    leaves = lambda r: (r.w_in_m, r.w_in_x, r.nu, r.w_out_m, r.w_out_x, r.d)  # noqa: E731
+    return eqx.tree_at(leaves, rnn, (w_in_m, w_in_x, nu, w_out_m, w_out_x, d))

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from complab.models.mixers.base import AbstractMixer
+from complab.models.mixers.base import AbstractMixer, normal_init
 
 
 @dataclass(frozen=True)
@@ -30,10 +30,6 @@ class Config:
         return LinearSelfAttention(self, dim, key=key)
 
 
-def _normal(key: jax.Array, shape: tuple[int, ...], fan_in: int, scale: float) -> jax.Array:
-    return scale * jax.random.normal(key, shape) / jnp.sqrt(fan_in)
-
-
 class LinearSelfAttention(AbstractMixer):
     w_q: Float[Array, "heads key dim"]
     w_k: Float[Array, "heads key dim"]
@@ -43,10 +39,10 @@ class LinearSelfAttention(AbstractMixer):
     def __init__(self, cfg: Config, dim: int, *, key: jax.Array):
         dk, dv = cfg.key_size or dim, cfg.value_size or dim
         kq, kk, kv, ko = jax.random.split(key, 4)
-        self.w_q = _normal(kq, (cfg.heads, dk, dim), dim, cfg.init_scale)
-        self.w_k = _normal(kk, (cfg.heads, dk, dim), dim, cfg.init_scale)
-        self.w_v = _normal(kv, (cfg.heads, dv, dim), dim, cfg.init_scale)
-        self.w_o = _normal(ko, (dim, cfg.heads * dv), cfg.heads * dv, cfg.init_scale)
+        self.w_q = normal_init(kq, (cfg.heads, dk, dim), dim, cfg.init_scale)
+        self.w_k = normal_init(kk, (cfg.heads, dk, dim), dim, cfg.init_scale)
+        self.w_v = normal_init(kv, (cfg.heads, dv, dim), dim, cfg.init_scale)
+        self.w_o = normal_init(ko, (dim, cfg.heads * dv), cfg.heads * dv, cfg.init_scale)
 
     def __call__(self, x: Float[Array, "time dim"]) -> Float[Array, "time dim"]:
         v = jnp.einsum("hvd,td->htv", self.w_v, x)
