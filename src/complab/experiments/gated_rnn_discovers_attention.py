@@ -20,6 +20,12 @@ Three checks, each per seed:
    step: d memory neurons for sum_i y_i x_i and d forget neurons for x_q) and the
    size of the paper's construction for a single-head LSA on (d+1)-wide tokens,
    (d+1)^2 + (d+1).
+4. The paper's reverse-engineering finding (its Fig. 2): in the trained RNN only
+   neurons with lambda ~ 1 (perfect memory) or lambda ~ 0 (perfect forget), the
+   two kinds the construction uses, influence the output: silencing every neuron
+   of the largest RNN with 0.05 < lambda < 0.95 changes its loss by at most 1%.
+   The paper states this qualitatively ("unchanged"); the band and the 1% are our
+   choices.
 
 Choices where the paper is silent or unavailable to us (its experimental appendix
 could not be read; see the issue's closing note): inputs x ~ N(0, I_d) and w ~
@@ -48,10 +54,13 @@ from complab.learners import supervised  # noqa: E402
 from complab.models import sequence  # noqa: E402
 from complab.models.mixers import gated_rnn, linear_attention  # noqa: E402
 from complab.probes import gradient_descent as gd  # noqa: E402
+from complab.probes import lambda_pruning as pruning  # noqa: E402
 from complab.tasks import linear_regression  # noqa: E402
 
 TOLERANCE = 0.05  # "reaches the loss of GD": within 5% (the criterion)
 MIN_COSINE = 0.99
+LAMBDA_BAND = (0.05, 0.95)  # neurons with lambda strictly inside are pruned (check 4)
+PRUNE_TOLERANCE = 0.01  # "leaves the loss unchanged": within 1%
 
 
 @dataclass(frozen=True)
@@ -107,22 +116,34 @@ def run(cfg: Config, key: jax.Array, ctx) -> list[dict]:
         {"model": "gd", "metric": "lr", "value": eta},
     ]
 
+    def loss(model):
+        return float(0.5 * jnp.mean((_query_predictions(model, test.x) - y_q) ** 2))
+
     def train_and_measure(name, mixer_cfg, train_cfg, key, **cols):
         k_init, k_train = rng.streams(key, "init", "train")
         learner = supervised.Supervised(train_cfg, task.loss)
         state = learner.init(k_init, _model(mixer_cfg, task, k_init))
         state = ctx.fit(name, learner, state, task, key=k_train, steps=train_cfg.steps, batch_size=cfg.batch_size)
         pred = _query_predictions(state.model, test.x)
-        loss = float(0.5 * jnp.mean((pred - y_q) ** 2))
-        return [
-            {**cols, "metric": "loss", "value": loss},
+        return state.model, [
+            {**cols, "metric": "loss", "value": loss(state.model)},
             {**cols, "metric": "cosine_gd", "value": float(gd.cosine(pred, pred_gd))},
         ]
 
-    rows += train_and_measure("lsa", linear_attention.Config(init_scale=cfg.init_scale), cfg.lsa, k_lsa, model="lsa")
+    rows += train_and_measure("lsa", linear_attention.Config(init_scale=cfg.init_scale), cfg.lsa, k_lsa, model="lsa")[1]
     for n in cfg.neurons:
         mixer = gated_rnn.Config(neurons=n, init_scale=cfg.init_scale)
-        rows += train_and_measure(f"rnn{n}", mixer, cfg.rnn, rng.named(k_rnn, str(n)), model="rnn", neurons=n)
+        model, measured = train_and_measure(f"rnn{n}", mixer, cfg.rnn, rng.named(k_rnn, str(n)), model="rnn", neurons=n)
+        rnn = model.mixers[0]
+        pruned = eqx.tree_at(lambda m: m.mixers[0], model, pruning.prune_by_lambda(rnn, *LAMBDA_BAND))
+        rows += measured + [
+            {"model": "rnn", "neurons": n, "metric": "loss_pruned", "value": loss(pruned)},
+            {"model": "rnn", "neurons": n, "metric": "pruned_fraction",
+             "value": pruning.pruned_fraction(rnn, *LAMBDA_BAND)},
+        ]
+        if n == max(cfg.neurons):
+            rows += [{"model": "rnn", "neurons": n, "metric": "lambda", "neuron": i, "value": float(v)}
+                     for i, v in enumerate(rnn.lam)]
     return rows
 
 
@@ -144,6 +165,9 @@ def expect(rows: list[dict], cfg: Config) -> list[Check]:
     def fmt(d, f="{:+.1%}"):
         return ", ".join(f"seed {s}: " + f.format(v) for s, v in d.items())
 
+    pruned_change = {s: value(rs, model="rnn", neurons=hi, metric="loss_pruned")
+                     / value(rs, model="rnn", neurons=hi, metric="loss") - 1 for s, rs in per.items()}
+    pruned_frac = {s: value(rs, model="rnn", neurons=hi, metric="pruned_fraction") for s, rs in per.items()}
     n_c = value(per[seeds[0]], model="construction", metric="neurons")
     return [
         Check("construction: gated RNN == LSA (max relative error < 1e-5)",
@@ -157,11 +181,15 @@ def expect(rows: list[dict], cfg: Config) -> list[Check]:
               and all(g > TOLERANCE for g in lo_gap.values()),
               f"{hi} neurons: loss vs GD {fmt(hi_gap)}, cosine {fmt(hi_cos, '{:.4f}')}; "
               f"{lo} neurons: loss vs GD {fmt(lo_gap)}"),
+        Check(f"only perfect-memory / perfect-forget neurons matter: silencing the {hi}-neuron RNN's neurons with "
+              f"{LAMBDA_BAND[0]} < lambda < {LAMBDA_BAND[1]} changes its loss by <= {PRUNE_TOLERANCE:.0%}",
+              all(abs(c) <= PRUNE_TOLERANCE for c in pruned_change.values()),
+              f"loss change {fmt(pruned_change, '{:+.2%}')}; neurons silenced {fmt(pruned_frac, '{:.0%}')}"),
     ]
 
 
 def plot(rows: list[dict], cfg: Config):
-    fig, (ax_loss, ax_cos) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (ax_loss, ax_cos, ax_lam) = plt.subplots(1, 3, figsize=(15, 4))
     seeds = by_seed(rows, model="rnn", metric="loss")
     ns = sorted(cfg.neurons)
     for metric, ax in (("loss", ax_loss), ("cosine_gd", ax_cos)):
@@ -181,6 +209,12 @@ def plot(rows: list[dict], cfg: Config):
     ax_cos.axhline(1.0, color="k", ls=":")
     ax_cos.set_ylabel("cosine(predictions, GD predictions)")
     ax_loss.legend(fontsize=8)
+    lam = [r["value"] for r in rows if r["metric"] == "lambda"]
+    ax_lam.hist(lam, bins=np.linspace(0, 1, 21), color="C0")
+    for edge in LAMBDA_BAND:
+        ax_lam.axvline(edge, color="k", ls=":", lw=1)
+    ax_lam.set_xlabel(f"lambda of the {max(cfg.neurons)}-neuron RNN's neurons (all seeds)")
+    ax_lam.set_ylabel("neurons")
     fig.suptitle(f"In-context linear regression, d={cfg.task.dim}, N={cfg.task.context} ({len(seeds)} seeds)")
     fig.tight_layout()
     return fig
