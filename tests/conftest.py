@@ -1,12 +1,17 @@
 """Shared fixtures. One smoke run of the flagship experiment is made per test session
 and reused by the tests that only read results."""
 
+import jax
 import pytest
 from rich.console import Console
 
 from complab import runner
 
 FLAGSHIP = "gated_rnn_discovers_attention"
+
+# No silent rank broadcasting, as in Equinox's own tests. (Strict dtype promotion is
+# not set: Optax's Adam mixes Python floats with int32 step counts.)
+jax.config.update("jax_numpy_rank_promotion", "raise")
 
 
 @pytest.fixture(scope="session")

@@ -1,10 +1,13 @@
 """The CLI: bad input ends in one sentence naming what was wrong and what is allowed."""
 
+import dataclasses
 import json
 
 import pytest
 
+from complab import api
 from complab.cli import main
+from complab.experiments.base import Check
 
 from .conftest import FLAGSHIP
 
@@ -27,6 +30,11 @@ def _error(capsys, argv, results):
         (["run", FLAGSHIP, "--set", "lsa.steps"], "not of the form key.path=value"),
         (["run", FLAGSHIP, "--seeds", "0,a"], "--seeds takes comma-separated integers"),
         (["run", FLAGSHIP, "--seeds", ","], "no seeds given"),
+        (["run", FLAGSHIP, "--seeds", "0,0"], "seeds must be distinct, got [0, 0]"),
+        (["run", FLAGSHIP, "--seeds", "-1"], "seeds must be integers in [0, 2^32)"),
+        (["run", FLAGSHIP, "--set", "neurons=4,4"], "neurons must list at least two distinct positive counts"),
+        (["run", FLAGSHIP, "--set", "neurons=8"], "neurons must list at least two distinct positive counts"),
+        (["run", FLAGSHIP, "--set", "batch_size=0"], "batch_size must be at least 1, got 0"),
         (["run", FLAGSHIP, "--tier", "smoke", "--set", "task.dim=0"], "linear regression needs dim >= 1"),
     ],
 )
@@ -37,8 +45,19 @@ def test_bad_input_is_one_sentence(capsys, tmp_path, argv, fragment):
 def test_unwritable_results_dir(capsys, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    err = _error(capsys, ["list"], blocker / "sub")
+    err = _error(capsys, ["run", FLAGSHIP, "--tier", "smoke"], blocker / "sub")
     assert "cannot write results to" in err
+
+
+def test_bad_input_stores_nothing(capsys, tmp_path):
+    _error(capsys, ["run", FLAGSHIP, "--set", "task.dim=0"], tmp_path)
+    assert not (tmp_path / "complab.db").exists()  # refused before a run was opened
+
+
+def test_reading_commands_create_nothing(capsys, tmp_path):
+    for argv in (["list"], ["show", FLAGSHIP], ["results", FLAGSHIP]):
+        assert main([*argv, "--results", str(tmp_path / "none")]) == 0
+    assert not (tmp_path / "none").exists()
 
 
 def test_list_show_results_report(capsys, smoke_results):
@@ -58,8 +77,11 @@ def test_list_show_results_report(capsys, smoke_results):
     assert "construction: gated RNN == LSA" in report and (root / "figures" / f"{FLAGSHIP}.png").stat().st_size > 0
 
 
-def test_check_flag_sets_the_exit_code(smoke_results, capsys):
-    root, out = smoke_results
-    code = main(["run", FLAGSHIP, "--tier", "smoke", "--check", "--results", str(root)])
-    assert code == (0 if out.passed else 1)
-    assert "measured:" in capsys.readouterr().out
+@pytest.mark.parametrize("passed", [True, False])
+def test_check_flag_sets_the_exit_code(smoke_results, capsys, monkeypatch, passed):
+    _, out = smoke_results
+    checks = [Check("a claim", passed, "measured 1.0")]
+    monkeypatch.setattr(api, "run", lambda *a, **k: dataclasses.replace(out, checks=checks))
+    assert main(["run", FLAGSHIP, "--check"]) == (0 if passed else 1)
+    assert main(["run", FLAGSHIP]) == 0  # without --check a failed claim is not an error
+    assert "measured: measured 1.0" in capsys.readouterr().out

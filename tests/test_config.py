@@ -61,3 +61,15 @@ def test_hash_is_stable_and_follows_values():
 def test_flatten_inverts_to_dict():
     cfg = config.override(Outer(), {"neurons": "3,5", "train.name": "sgd"})
     assert config.override(Outer(), config.flatten(config.to_dict(cfg))) == cfg
+
+
+@dataclass(frozen=True)
+class OtherInner:  # a variant with the same fields as Inner
+    lr: float = 1e-3
+    steps: int = 10
+    name: str = "adam"
+    clip: bool = False
+
+
+def test_hash_tells_variant_classes_apart():
+    assert config.config_hash(Outer(train=Inner())) != config.config_hash(Outer(train=OtherInner()))

@@ -10,7 +10,7 @@ import time
 import pytest
 from rich.console import Console
 
-from complab import runner
+from complab import runner, training
 from complab.errors import ComplabError
 from complab.store import Store
 
@@ -44,29 +44,43 @@ def test_nan_run_is_stored_as_failed(tmp_path):
     assert Store(tmp_path).metrics(run)  # the training curve up to the failure is kept
 
 
-LONG = ["--tier", "smoke", "--set", "lsa.steps=3000", "--set", "rnn.steps=400", "--checkpoint-s", "0"]
+LONG = {"lsa.steps": "3000", "rnn.steps": "400"}
 
 
-def test_resume_after_kill_gives_the_same_rows(tmp_path):
-    killed, clean = tmp_path / "killed", tmp_path / "clean"
-    cmd = [sys.executable, "-m", "complab.cli", "run", FLAGSHIP, *LONG]
-    proc = subprocess.Popen([*cmd, "--results", str(killed)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+@pytest.fixture(scope="module")
+def straight_long(tmp_path_factory):
+    """Rows of the lengthened smoke run, uninterrupted."""
+    root = tmp_path_factory.mktemp("straight")
+    return runner.run(FLAGSHIP, tier="smoke", seeds=[0], overrides=LONG, results=root, console=QUIET).rows
+
+
+@pytest.mark.parametrize("sig,status", [(signal.SIGKILL, "running"), (signal.SIGINT, "interrupted")])
+def test_resume_after_interruption_gives_the_same_rows(tmp_path, straight_long, sig, status, monkeypatch):
+    sets = [arg for k, v in LONG.items() for arg in ("--set", f"{k}={v}")]
+    cmd = [sys.executable, "-m", "complab.cli", "run", FLAGSHIP, "--tier", "smoke", *sets, "--checkpoint-s", "0",
+           "--results", str(tmp_path)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     ckpt = None
     deadline = time.monotonic() + 120
     while ckpt is None and time.monotonic() < deadline and proc.poll() is None:
-        found = list(killed.glob("runs/*/*/seed0/lsa.eqx"))
+        found = list(tmp_path.glob("runs/*/*/seed0/lsa.eqx"))
         ckpt = found[0] if found else None
         time.sleep(0.05)
     assert ckpt is not None, "no checkpoint appeared before the run ended"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    (run,) = Store(killed).runs(FLAGSHIP)
-    assert run.status == "running"  # killed mid-run: nothing marked it finished
-    resumed = runner.run(FLAGSHIP, tier="smoke", seeds=[0], overrides=_overrides(), results=killed,
-                         checkpoint_s=0, console=QUIET)
-    straight = runner.run(FLAGSHIP, tier="smoke", seeds=[0], overrides=_overrides(), results=clean, console=QUIET)
-    assert resumed.rows == straight.rows
+    os.kill(proc.pid, sig)
+    _, err = proc.communicate(timeout=60)
+    (run,) = Store(tmp_path).runs(FLAGSHIP)
+    assert run.status == status  # kill -9: nothing could mark it; Ctrl-C: marked interrupted
+    if sig == signal.SIGINT:
+        assert proc.returncode == 130 and "resumes from the last checkpoint" in err and "Traceback" not in err
+    starts = []
+    original = training.train_chunk
 
+    def recording(learner, task, state, k_data, k_step, start, *args):
+        starts.append(int(start))
+        return original(learner, task, state, k_data, k_step, start, *args)
 
-def _overrides():
-    return {"lsa.steps": "3000", "rnn.steps": "400"}
+    monkeypatch.setattr(training, "train_chunk", recording)
+    resumed = runner.run(FLAGSHIP, tier="smoke", seeds=[0], overrides=LONG, results=tmp_path, console=QUIET)
+    assert starts[0] > 0  # the first fit picked up from its checkpoint
+    assert resumed.rows == straight_long

@@ -1,4 +1,7 @@
+import os
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 
@@ -31,16 +34,8 @@ def test_begin_again_resets_a_failed_run_and_keeps_its_metrics(tmp_path):
     again = s.begin("exp", "cpu", {}, "h", 0, META)
     assert again.id == run.id and again.status == "running" and again.failed_step is None
     assert len(s.metrics(again)) == 1
-
-
-def test_discard_forgets_everything(tmp_path):
-    s = Store(tmp_path)
-    run = s.begin("exp", "cpu", {}, "h", 0, META)
-    s.run_dir(run).mkdir(parents=True)
-    (s.run_dir(run) / "fit.eqx").write_bytes(b"x")
-    s.finish(run, [{"v": 1}], 1.0)
-    s.discard(run)
-    assert s.find("exp", "h", 0) is None and not s.run_dir(run).exists()
+    s.finish(again, [], 2.5)
+    assert s.find("exp", "h", 0).wall_s == 3.5  # compute adds up over sessions
 
 
 def test_wal_mode(tmp_path):
@@ -54,3 +49,38 @@ def test_unwritable_results_dir_is_one_sentence(tmp_path):
     blocker.write_text("x")
     with pytest.raises(ComplabError, match="cannot write results to .*pass a writable directory"):
         Store(blocker / "sub")
+
+
+def test_a_run_held_by_a_live_process_is_not_claimed_twice(tmp_path):
+    s = Store(tmp_path)
+    run = s.begin("exp", "cpu", {}, "h", 0, META)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        s.db.execute("UPDATE runs SET pid=? WHERE id=?", (other.pid, run.id))
+        with pytest.raises(ComplabError, match=f"is being run by process {other.pid}"):
+            s.begin("exp", "cpu", {}, "h", 0, META)
+    finally:
+        other.kill()
+        other.wait()
+    assert s.begin("exp", "cpu", {}, "h", 0, META).pid == os.getpid()  # a dead holder's run is taken over
+
+
+def test_a_forced_rerun_keeps_the_old_rows_until_it_finishes(tmp_path):
+    s = Store(tmp_path)
+    run = s.begin("exp", "cpu", {}, "h", 0, META)
+    s.run_dir(run).mkdir(parents=True)
+    (s.run_dir(run) / "fit.eqx").write_bytes(b"x")
+    s.finish(run, [{"v": 1}], 1.0)
+    s.clear_checkpoints(run)
+    assert not s.run_dir(run).exists()
+    again = s.begin("exp", "cpu", {}, "h", 0, META, fresh=True)
+    s.fail(again, "interrupted", "stopped", None, 0.5)
+    assert s.rows([again]) == [{"seed": 0, "v": 1}]  # nothing already written is lost
+    s.finish(s.begin("exp", "cpu", {}, "h", 0, META, fresh=True), [{"v": 2}], 1.0)
+    assert s.rows([again]) == [{"seed": 0, "v": 2}] and s.find("exp", "h", 0).wall_s == 1.0
+
+
+def test_store_existing_opens_only_what_is_there(tmp_path):
+    assert Store.existing(tmp_path / "none") is None and not (tmp_path / "none").exists()
+    Store(tmp_path).close()
+    assert Store.existing(tmp_path) is not None

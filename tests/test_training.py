@@ -32,7 +32,9 @@ def test_resume_from_checkpoint_is_exact(tmp_path):
     straight = fit(learner, state0, TASK, steps=60, **kw)
     ckpt = tmp_path / "fit.eqx"
     fit(learner, state0, TASK, steps=30, checkpoint=ckpt, **kw)  # "interrupted" after 30 steps
-    resumed = fit(learner, state0, TASK, steps=60, checkpoint=ckpt, **kw)
+    logged = []
+    resumed = fit(learner, state0, TASK, steps=60, checkpoint=ckpt, on_chunk=lambda s, m, t: logged.append(s), **kw)
+    assert logged == [40, 50, 60]  # it resumed at step 30 rather than retraining
     for a, b in zip(_leaves(straight), _leaves(resumed)):
         assert (a == b).all()
     # a finished checkpoint is loaded, not retrained
@@ -54,6 +56,14 @@ def test_nan_loss_names_the_step():
     with pytest.raises(NaNLossError) as e:
         fit(learner, state0, TASK, key=jax.random.key(1), steps=60, batch_size=16, log_every=10)
     assert 1 <= e.value.step <= 60 and f"at step {e.value.step}" in str(e.value)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
+def test_non_finite_parameters_are_caught_even_when_the_loss_was_finite():
+    learner, state0 = _start(lr=1e39)  # inf in float32: the first update breaks the parameters
+    with pytest.raises(NaNLossError, match="parameters of 'fit' became non-finite by step 1") as e:
+        fit(learner, state0, TASK, key=jax.random.key(1), steps=1, batch_size=4, log_every=1)
+    assert e.value.step == 1
 
 
 def test_corrupt_checkpoint_is_refused(tmp_path):

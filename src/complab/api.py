@@ -33,15 +33,27 @@ class Rows(list):
 def results(experiment_id: str, results: str | Path | None = None, include_unfinished: bool = False) -> Rows:
     """The final rows of an experiment's finished runs, each with seed, tier and config hash."""
     experiments.load(experiment_id)
-    store = Store(results)
+    out = Rows()
+    store = Store.existing(results)
+    if store is None:
+        return out
     try:
-        out = Rows()
         for run in store.runs(experiment_id):
             if run.status == "done" or include_unfinished:
                 out.extend({"tier": run.tier, "config_hash": run.config_hash, **r} for r in store.rows([run]))
         return out
     finally:
         store.close()
+
+
+def last_verdicts(results: str | Path | None = None) -> dict[str, dict | None]:
+    """Each experiment's most recent claim verdict in this results directory (None if never run)."""
+    store = Store.existing(results)
+    try:
+        return {eid: store.last_verdict(eid) if store else None for eid in experiments.ids()}
+    finally:
+        if store:
+            store.close()
 
 
 def report(experiment_ids: list[str] | None = None, results: str | Path | None = None) -> Path:

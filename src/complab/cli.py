@@ -15,7 +15,6 @@ from rich.table import Table
 from complab import api, experiments
 from complab import config as cfgs
 from complab.errors import ComplabError
-from complab.store import Store
 
 
 def _seeds(args) -> list[int]:
@@ -24,20 +23,18 @@ def _seeds(args) -> list[int]:
             return [int(s) for s in args.seeds.split(",") if s.strip()]
         except ValueError:
             raise ComplabError(f"--seeds takes comma-separated integers (e.g. 0,1,2), not {args.seeds!r}") from None
-    if args.num_seeds < 1:
-        raise ComplabError(f"--num-seeds must be at least 1, not {args.num_seeds}")
     return list(range(args.num_seeds))
 
 
 def cmd_list(args, console: Console) -> int:
-    store = Store(args.results)
+    verdicts = api.last_verdicts(args.results)
     table = Table(show_lines=True)
     table.add_column("id", no_wrap=True)
     for col in ("paper", "claim", "tiers", "last verdict"):
         table.add_column(col)
     for eid in experiments.ids():
         exp = experiments.load(eid)
-        v = store.last_verdict(eid)
+        v = verdicts[eid]
         verdict = "-"
         if v is not None:
             verdict = f"{'holds' if v['passed'] else 'does not hold'} ({v['tier']}, seeds {v['seeds']})"
@@ -53,8 +50,7 @@ def cmd_show(args, console: Console) -> int:
         console.print(f"[bold]{tier}[/bold] (config {cfgs.config_hash(cfg)})")
         for k, v in cfgs.leaves(cfg).items():
             console.print(f"  {k} = {v}")
-    store = Store(args.results)
-    v = store.last_verdict(exp.id)
+    v = api.last_verdicts(args.results)[exp.id]
     if v:
         console.print(f"\nLast verdict ({v['tier']}, seeds {v['seeds']}):")
         for c in v["checks"]:

@@ -32,10 +32,18 @@ def to_dict(cfg: Any) -> dict[str, Any]:
     return out
 
 
+def _typed(cfg: Any) -> dict[str, Any]:
+    """Like `to_dict`, with each nested config's class, so variants with equal fields differ."""
+    out: dict[str, Any] = {"__class__": f"{type(cfg).__module__}.{type(cfg).__qualname__}"}
+    for f in dataclasses.fields(cfg):
+        v = getattr(cfg, f.name)
+        out[f.name] = _typed(v) if dataclasses.is_dataclass(v) else (list(v) if isinstance(v, tuple) else v)
+    return out
+
+
 def config_hash(cfg: Any) -> str:
-    """A 16-hex-digit digest of the config's values, stable across runs and machines."""
-    text = json.dumps({"type": type(cfg).__qualname__, "values": to_dict(cfg)}, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    """A 16-hex-digit digest of the config's classes and values, stable across runs and machines."""
+    return hashlib.sha256(json.dumps(_typed(cfg), sort_keys=True).encode()).hexdigest()[:16]
 
 
 def leaves(cfg: Any, prefix: str = "") -> dict[str, Any]:

@@ -35,37 +35,46 @@ def write(experiment_ids: list[str] | None = None, results: str | Path | None = 
     ids = experiment_ids or experiments.ids()
     exps = [experiments.load(i) for i in ids]
     store = Store(results)
-    figdir = store.root / "figures"
-    figdir.mkdir(exist_ok=True)
-    lines = ["# complab report", "", f"Generated {time.strftime('%Y-%m-%d %H:%M:%S')} from `{store.root}`.", "",
-             "| experiment | tier | seeds | verdict |", "|---|---|---|---|"]
-    sections = []
-    for exp in exps:
-        group = latest_group(store, exp.id)
-        if group is None:
-            lines.append(f"| `{exp.id}` | - | - | not run |")
-            continue
-        tier, chash, runs = group
-        cfg = cfgs.override(exp.tiers[tier], cfgs.flatten(runs[0].config))
-        rows = store.rows(runs)
-        checks = list(exp.expect(rows, cfg))
-        verdict = "holds" if all(c.passed for c in checks) else "does not hold"
-        seeds = ",".join(str(r.seed) for r in runs)
-        lines.append(f"| [`{exp.id}`](#{exp.id}) | {tier} | {seeds} | {verdict} |")
-        fig = exp.plot(rows, cfg)
-        fig.savefig(figdir / f"{exp.id}.png", dpi=120)
-        plt.close(fig)
-        wall = sum(r.wall_s or 0 for r in runs)
-        sections += [
-            f"## {exp.id}", "", f"**{exp.title}** — {exp.paper}", "", f"Claim: {exp.claim}", "",
-            f"Tier `{tier}`, config `{chash}`, seeds {seeds}, {wall:.0f} s of compute, "
-            f"code {runs[-1].code_version}, device {runs[-1].device}.", "",
-            "| check | verdict | measured |", "|---|---|---|",
-            *[f"| {c.name} | {'PASS' if c.passed else 'FAIL'} | {c.measured} |" for c in checks],
-            "", f"![{exp.id}](figures/{exp.id}.png)", "",
-        ]
-    store.close()
+    try:
+        figdir = store.root / "figures"
+        figdir.mkdir(exist_ok=True)
+        lines = ["# complab report", "", f"Generated {time.strftime('%Y-%m-%d %H:%M:%S')} from `{store.root}`.", "",
+                 "| experiment | tier | seeds | verdict |", "|---|---|---|---|"]
+        sections = []
+        for exp in exps:
+            try:
+                summary, section = _section(store, exp, figdir)
+            except Exception as e:  # noqa: BLE001 - one experiment's stale rows must not sink the report
+                summary, section = f"| `{exp.id}` | - | - | cannot be evaluated: {type(e).__name__}: {e} |", []
+            lines.append(summary)
+            sections += section
+    finally:
+        store.close()
     path = Path(store.root) / "report.md"
     path.write_text("\n".join(lines + [""] + sections))
     return path
 
+
+def _section(store: Store, exp, figdir: Path) -> tuple[str, list[str]]:
+    """The summary-table line and the section (checks, figure) of one experiment."""
+    group = latest_group(store, exp.id)
+    if group is None:
+        return f"| `{exp.id}` | - | - | not run |", []
+    tier, chash, runs = group
+    cfg = cfgs.override(exp.tiers[tier], cfgs.flatten(runs[0].config))
+    rows = store.rows(runs)
+    checks = list(exp.expect(rows, cfg))
+    verdict = "holds" if all(c.passed for c in checks) else "does not hold"
+    seeds = ",".join(str(r.seed) for r in runs)
+    fig = exp.plot(rows, cfg)
+    fig.savefig(figdir / f"{exp.id}.png", dpi=120)
+    plt.close(fig)
+    wall = sum(r.wall_s or 0 for r in runs)
+    return f"| [`{exp.id}`](#{exp.id}) | {tier} | {seeds} | {verdict} |", [
+        f"## {exp.id}", "", f"**{exp.title}** — {exp.paper}", "", f"Claim: {exp.claim}", "",
+        f"Tier `{tier}`, config `{chash}`, seeds {seeds}, {wall:.0f} s of compute, "
+        f"code {runs[-1].code_version}, device {runs[-1].device}.", "",
+        "| check | verdict | measured |", "|---|---|---|",
+        *[f"| {c.name} | {'PASS' if c.passed else 'FAIL'} | {c.measured} |" for c in checks],
+        "", f"![{exp.id}](figures/{exp.id}.png)", "",
+    ]

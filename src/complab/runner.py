@@ -65,6 +65,7 @@ class Context:
                  overall: TaskID | None = None):
         self.store, self.run, self.progress, self.console = store, run, progress, console
         self.overall = overall
+        self.fits: set[str] = set()
         self.dir = store.run_dir(run)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.checkpoint_s = checkpoint_s
@@ -75,6 +76,10 @@ class Context:
 
         `name` must be unique within the run: it names the checkpoint and the metrics.
         """
+        if name in self.fits:
+            raise ComplabError(f"two trainings in one run of {self.run.experiment} are both named {name!r}; "
+                               "each needs its own name (check the config for repeated values)")
+        self.fits.add(name)
         label = f"seed {self.run.seed} · {name}"
         bar = self.progress.add_task(label, total=steps, loss="", rate="")
         t_start, last = time.monotonic(), {}
@@ -119,10 +124,24 @@ class Outcome:
 
 
 def resolve_config(exp, tier: str, overrides: dict[str, Any] | None):
+    """The tier's config with overrides, checked by the experiment before anything runs."""
     if tier not in exp.tiers:
         allowed = ", ".join(t for t in TIERS if t in exp.tiers)
         raise ComplabError(f"unknown tier {tier!r} for {exp.id}; tiers are: {allowed}")
-    return cfgs.override(exp.tiers[tier], overrides or {})
+    cfg = cfgs.override(exp.tiers[tier], overrides or {})
+    if exp.validate is not None:
+        exp.validate(cfg)
+    return cfg
+
+
+def check_seeds(seeds) -> None:
+    if not seeds:
+        raise ComplabError("no seeds given; pass at least one (e.g. --seeds 0,1,2 or --num-seeds 3)")
+    if len(set(seeds)) != len(seeds):
+        raise ComplabError(f"seeds must be distinct, got {list(seeds)}")
+    bad = [s for s in seeds if not 0 <= s < 2**32]
+    if bad:
+        raise ComplabError(f"seeds must be integers in [0, 2^32), got {bad}")
 
 
 def run(experiment_id: str, tier: str = "cpu", seeds: list[int] | tuple[int, ...] = (0,),
@@ -130,8 +149,7 @@ def run(experiment_id: str, tier: str = "cpu", seeds: list[int] | tuple[int, ...
         checkpoint_s: float = 30.0, console: Console | None = None) -> Outcome:
     """Run (or reuse) an experiment for each seed, then evaluate its claim checks."""
     console = console or Console()
-    if not seeds:
-        raise ComplabError("no seeds given; pass at least one (e.g. --seeds 0,1,2 or --num-seeds 3)")
+    check_seeds(seeds)
     exp = experiments.load(experiment_id)
     cfg = resolve_config(exp, tier, overrides)
     store = Store(results)
@@ -151,30 +169,33 @@ def _run_seeds(exp, cfg, tier: str, seeds: list[int], store: Store, force: bool,
     runs = []
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
                TextColumn("{task.fields[loss]}"), TextColumn("ETA"), TimeRemainingColumn()]
+    found = {seed: store.find(exp.id, chash, seed) for seed in seeds}
+    todo = [s for s in seeds if force or getattr(found[s], "status", None) != "done"]
     with Progress(*columns, console=console, disable=not console.is_terminal) as progress:
-        todo = [s for s in seeds if force or getattr(store.find(exp.id, chash, s), "status", None) != "done"]
         overall = None
         if exp.steps is not None and todo:
             overall = progress.add_task(f"[bold]{exp.id} ({tier}, {len(todo)} seeds)",
                                         total=exp.steps(cfg) * len(todo), loss="", rate="")
         for seed in seeds:
-            existing = store.find(exp.id, chash, seed)
-            if existing and force:
-                store.discard(existing)
-            elif existing and existing.status == "done":
-                console.print(f"seed {seed}: reusing the finished run ({existing.wall_s:.1f} s; --force recomputes)")
+            existing = found[seed]
+            if existing and seed not in todo:
+                same = existing.code_version == meta["code_version"]
+                other = "" if same else f", made by code {existing.code_version}"
+                console.print(f"seed {seed}: reusing the finished run ({existing.wall_s:.1f} s{other}; "
+                              "--force recomputes)")
                 runs.append(existing)
                 continue
-            if existing and existing.status != "done":
+            if existing and force:
+                store.clear_checkpoints(existing)  # its stored rows stay until the new ones replace them
+            elif existing:
                 console.print(f"seed {seed}: resuming the {existing.status} run from its checkpoints")
-            ctx_args = (progress, console, checkpoint_s, overall)
-            runs.append(_run_seed(exp, cfg, tier, chash, cdict, seed, meta, store, ctx_args))
+            run_ = store.begin(exp.id, tier, cdict, chash, seed, meta, fresh=force)
+            runs.append(_run_seed(exp, cfg, seed, store, run_, Context(store, run_, progress, console,
+                                                                     checkpoint_s, overall)))
     return runs
 
 
-def _run_seed(exp, cfg, tier, chash, cdict, seed, meta, store, ctx_args) -> Run:
-    run_ = store.begin(exp.id, tier, cdict, chash, seed, meta)
-    ctx = Context(store, run_, *ctx_args)
+def _run_seed(exp, cfg, seed: int, store: Store, run_: Run, ctx: "Context") -> Run:
     t0 = time.monotonic()
     try:
         rows = exp.run(cfg, rng.root_key(seed), ctx)
@@ -195,7 +216,7 @@ def _run_seed(exp, cfg, tier, chash, cdict, seed, meta, store, ctx_args) -> Run:
         store.fail(run_, "failed", f"{type(e).__name__}: {e}", None, time.monotonic() - t0)
         raise
     store.finish(run_, [{k: _plain(v) for k, v in r.items()} for r in rows], time.monotonic() - t0)
-    return store.find(exp.id, chash, seed)
+    return store.find(run_.experiment, run_.config_hash, seed)
 
 
 def _plain(v: Any) -> Any:

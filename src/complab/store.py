@@ -3,7 +3,9 @@ directories (checkpoints) and figures beside it. It knows no experiment.
 
 A run is keyed by (experiment, config hash, seed). Every write commits at once, so
 what was stored survives a crash; a run interrupted while "running" is picked up
-again by the next `begin`, and its checkpoints let training resume.
+again by the next `begin`, and its checkpoints let training resume. `begin` claims a
+run inside one write transaction and records the process that holds it, so two
+processes never train the same run at once.
 
 Tables: runs (one row per experiment x config x seed, with config JSON, status,
 times, code and package versions, device, the step a failed run stopped at),
@@ -14,7 +16,9 @@ JSON), verdicts (the claim checks evaluated over a set of seeds).
 import json
 import os
 import shutil
+import socket
 import sqlite3
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +32,7 @@ CREATE TABLE IF NOT EXISTS runs (
   config TEXT NOT NULL, seed INTEGER NOT NULL,
   status TEXT NOT NULL, error TEXT, failed_step INTEGER,
   started REAL, ended REAL, wall_s REAL,
-  code_version TEXT, versions TEXT, device TEXT,
+  code_version TEXT, versions TEXT, device TEXT, pid INTEGER, host TEXT,
   UNIQUE (experiment, config_hash, seed)
 );
 CREATE TABLE IF NOT EXISTS metrics (
@@ -65,6 +69,8 @@ class Run:
     code_version: str | None
     versions: dict
     device: str | None
+    pid: int | None
+    host: str | None
 
 
 def default_results_dir() -> Path:
@@ -76,9 +82,8 @@ class Store:
         self.root = Path(root) if root is not None else default_results_dir()
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            probe = self.root / ".write-test"
-            probe.write_text("ok")
-            probe.unlink()
+            with tempfile.NamedTemporaryFile(dir=self.root):
+                pass
             self.db = sqlite3.connect(self.root / "complab.db", timeout=30, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.executescript(SCHEMA)
@@ -99,36 +104,49 @@ class Store:
         ).fetchone()
         return _run(row) if row else None
 
-    def begin(self, experiment: str, tier: str, config: dict, config_hash: str, seed: int, meta: dict) -> Run:
-        """The run to execute: a new one, or the stored one reset to "running" (its
-        checkpoints kept, its old rows, metrics and failure cleared)."""
-        existing = self.find(experiment, config_hash, seed)
-        now = time.time()
-        if existing is None:
-            self.db.execute(
-                "INSERT INTO runs (experiment, tier, config_hash, config, seed, status, started, code_version,"
-                " versions, device) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
-                (experiment, tier, config_hash, json.dumps(config), seed, now, meta["code_version"],
-                 json.dumps(meta["versions"]), meta["device"]),
-            )
-        else:
-            with self.db:
-                self.db.execute("BEGIN")
-                self.db.execute("DELETE FROM rows WHERE run_id=?", (existing.id,))
+    def begin(self, experiment: str, tier: str, config: dict, config_hash: str, seed: int, meta: dict,
+              fresh: bool = False) -> Run:
+        """Claim the run to execute: a new one, or the stored one reset to "running"
+        (checkpoints, metrics and rows kept until `finish` replaces the rows).
+        `fresh` (for --force) restarts its wall-time count; otherwise `wall_s` adds up
+        over the sessions that ended in `finish` or `fail` (a killed session's time
+        is not known)."""
+        now, me = time.time(), (os.getpid(), socket.gethostname())
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")  # one claimant at a time, across processes
+            existing = self.find(experiment, config_hash, seed)
+            if existing is None:
+                self.db.execute(
+                    "INSERT INTO runs (experiment, tier, config_hash, config, seed, status, started, code_version,"
+                    " versions, device, pid, host) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)",
+                    (experiment, tier, config_hash, json.dumps(config), seed, now, meta["code_version"],
+                     json.dumps(meta["versions"]), meta["device"], *me),
+                )
+            elif _held_elsewhere(existing):
+                raise ComplabError(
+                    f"{experiment} seed {seed} is being run by process {existing.pid} on this machine; "
+                    "wait for it to finish or stop it"
+                )
+            else:
                 self.db.execute(
                     "UPDATE runs SET status='running', error=NULL, failed_step=NULL, started=?, ended=NULL,"
-                    " wall_s=NULL, tier=?, code_version=?, versions=?, device=? WHERE id=?",
-                    (now, tier, meta["code_version"], json.dumps(meta["versions"]), meta["device"], existing.id),
+                    " tier=?, code_version=?, versions=?, device=?, pid=?, host=?"
+                    + (", wall_s=NULL" if fresh else "") + " WHERE id=?",
+                    (now, tier, meta["code_version"], json.dumps(meta["versions"]), meta["device"], *me,
+                     existing.id),
                 )
         return self.find(experiment, config_hash, seed)
 
-    def discard(self, run: Run) -> None:
-        """Forget a run entirely: its rows, metrics and checkpoints (for --force)."""
-        with self.db:
-            self.db.execute("BEGIN")
-            for table, col in (("rows", "run_id"), ("metrics", "run_id"), ("runs", "id")):
-                self.db.execute(f"DELETE FROM {table} WHERE {col}=?", (run.id,))
-        shutil.rmtree(self.run_dir(run), ignore_errors=True)
+    def clear_checkpoints(self, run: Run) -> None:
+        """Delete a run's checkpoints so that it trains from scratch (for --force)."""
+        try:
+            shutil.rmtree(self.run_dir(run))
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            raise ComplabError(
+                f"cannot delete the checkpoints in {self.run_dir(run)} ({e}); delete them by hand"
+            ) from None
 
     def finish(self, run: Run, rows: list[dict], wall_s: float) -> None:
         with self.db:
@@ -139,12 +157,13 @@ class Store:
                 [(run.id, i, json.dumps(r)) for i, r in enumerate(rows)],
             )
             self.db.execute(
-                "UPDATE runs SET status='done', ended=?, wall_s=? WHERE id=?", (time.time(), wall_s, run.id)
+                "UPDATE runs SET status='done', ended=?, wall_s=COALESCE(wall_s, 0) + ? WHERE id=?",
+                (time.time(), wall_s, run.id),
             )
 
     def fail(self, run: Run, status: str, error: str, step: int | None, wall_s: float) -> None:
         self.db.execute(
-            "UPDATE runs SET status=?, error=?, failed_step=?, ended=?, wall_s=? WHERE id=?",
+            "UPDATE runs SET status=?, error=?, failed_step=?, ended=?, wall_s=COALESCE(wall_s, 0) + ? WHERE id=?",
             (status, error, step, time.time(), wall_s, run.id),
         )
 
@@ -190,6 +209,12 @@ class Store:
             return None
         return {**dict(row), "seeds": json.loads(row["seeds"]), "checks": json.loads(row["checks"])}
 
+    @classmethod
+    def existing(cls, root: str | Path | None = None) -> "Store | None":
+        """The store at `root` if it has a database, else None (for commands that only read)."""
+        path = Path(root) if root is not None else default_results_dir()
+        return cls(path) if (path / "complab.db").exists() else None
+
     def close(self) -> None:
         self.db.close()
 
@@ -201,5 +226,19 @@ def _run(row: sqlite3.Row) -> Run:
         config=json.loads(d["config"]), seed=d["seed"], status=d["status"], error=d["error"],
         failed_step=d["failed_step"], wall_s=d["wall_s"], started=d["started"], ended=d["ended"],
         code_version=d["code_version"], versions=json.loads(d["versions"] or "{}"), device=d["device"],
+        pid=d["pid"], host=d["host"],
     )
+
+
+def _held_elsewhere(run: Run) -> bool:
+    """Whether another live process on this machine holds this running run."""
+    if run.status != "running" or run.host != socket.gethostname() or run.pid in (None, os.getpid()):
+        return False
+    try:
+        os.kill(run.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 

@@ -34,7 +34,10 @@ def train_chunk(learner, task, state, k_data, k_step, start, n: int, split: str,
         batch = task.sample(jax.random.fold_in(k_data, t), split, batch_size)
         return learner.step(jax.random.fold_in(k_step, t), state, batch)
 
-    return jax.lax.scan(body, state, jnp.arange(n))
+    state, metrics = jax.lax.scan(body, state, jnp.arange(n))
+    leaves = jax.tree.leaves(eqx.filter(state, eqx.is_inexact_array))
+    finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves])) if leaves else jnp.array(True)
+    return state, metrics, finite
 
 
 def save_checkpoint(path: Path, state: State, step: int) -> None:
@@ -92,8 +95,8 @@ def fit(
         while done < steps:
             n = min(log_every, steps - done)
             t0 = time.monotonic()
-            new_state, metrics = train_chunk(learner, task, state, k_data, k_step, jnp.asarray(done), n, split,
-                                             batch_size)
+            new_state, metrics, params_finite = train_chunk(learner, task, state, k_data, k_step, jnp.asarray(done),
+                                                            n, split, batch_size)
             metrics = {k: np.asarray(v) for k, v in metrics.items()}
             finite = np.isfinite(metrics["loss"])
             if not finite.all():
@@ -101,6 +104,11 @@ def fit(
                 raise NaNLossError(
                     f"the loss of '{name}' became {metrics['loss'][~finite][0]} at step {bad} and training stopped",
                     step=bad,
+                )
+            if not bool(params_finite):  # the last update of the chunk broke the parameters
+                raise NaNLossError(
+                    f"the parameters of '{name}' became non-finite by step {done + n} and training stopped",
+                    step=done + n,
                 )
             state, done = new_state, done + n
             if checkpoint is not None and (done == steps or time.monotonic() - last_save >= checkpoint_s):

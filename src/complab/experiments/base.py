@@ -14,6 +14,8 @@ paper's own scale, for a GPU), and three plain functions:
 - `plot(rows, cfg) -> matplotlib Figure`: the figure of the claim.
 - `steps(cfg) -> int` (optional): the training steps of one seed, so the progress
   display can show an ETA for the whole run.
+- `validate(cfg)` (optional): raise `ComplabError` naming what is wrong with an
+  impossible config, before anything is stored or trained.
 
 Choices made where the paper is ambiguous go in the module's docstring.
 """
@@ -47,6 +49,7 @@ class Experiment:
     expect: Callable
     plot: Callable
     steps: Callable[[Any], int] | None = None  # training steps of one seed, for the run's overall ETA
+    validate: Callable[[Any], None] | None = None  # raises ComplabError on an impossible config
 
 
 def by_seed(rows: list[dict], **where) -> dict[int, list[dict]]:

@@ -6,12 +6,12 @@ linear self-attention exactly, and gated RNNs trained on in-context linear
 regression learn the same algorithm as a trained linear self-attention layer: one
 step of gradient descent on the context.
 
-Three checks, each per seed:
+Four checks, each per seed:
 1. Construction: random LSA weights mapped to a gated RNN by the paper's
    construction give the same outputs on random sequences (max relative error
    < 1e-5, float32).
 2. A trained one-layer LSA reaches the loss of one GD step with the best learning
-   rate (closed form, probes/gradient_descent.py) within 5%, and its query
+   rate (closed form, theory/one_step_gd.py) within 5%, and its query
    predictions match that GD step's (cosine >= 0.99).
 3. A gated RNN with enough neurons (the largest of the sweep) reaches the GD loss
    within the same 5% and its predictions match GD's (cosine >= 0.99); with too
@@ -48,7 +48,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from complab import rng  # noqa: E402
+from complab import config, rng  # noqa: E402
+from complab.errors import ComplabError  # noqa: E402
 from complab.experiments.base import Check, Experiment, by_seed, value  # noqa: E402
 from complab.learners import supervised  # noqa: E402
 from complab.models import sequence  # noqa: E402
@@ -56,6 +57,7 @@ from complab.models.mixers import gated_rnn, linear_attention  # noqa: E402
 from complab.probes import gradient_descent as gd  # noqa: E402
 from complab.probes import lambda_pruning as pruning  # noqa: E402
 from complab.tasks import linear_regression  # noqa: E402
+from complab.theory import one_step_gd  # noqa: E402
 
 TOLERANCE = 0.05  # "reaches the loss of GD": within 5% (the issue's criterion)
 MIN_COSINE = 0.99
@@ -82,8 +84,8 @@ def _model(mixer_cfg, task, key):
 
 
 @eqx.filter_jit
-def _query_predictions(model, x):
-    return jax.vmap(model)(x)[:, -1, 0]
+def _predict(model, x):
+    return jax.vmap(model)(x)
 
 
 def _construction_error(cfg: Config, key: jax.Array) -> tuple[float, int]:
@@ -106,25 +108,25 @@ def run(cfg: Config, key: jax.Array, ctx) -> list[dict]:
         {"model": "construction", "metric": "neurons", "value": n_construct},
     ]
     test = task.sample(k_eval, "test", cfg.eval_batch)
-    y_q = test.y[:, -1, 0]
     t = cfg.task
-    eta = gd.optimal_lr(t.dim, t.context, t.noise)
+    eta = one_step_gd.optimal_lr(t.dim, t.context, t.noise)
     pred_gd = eta * gd.gd_statistic(test)
+    gd_pred = jnp.zeros_like(test.y).at[:, -1, 0].set(pred_gd)  # only the query's prediction counts
     rows += [
-        {"model": "gd", "metric": "loss", "value": float(0.5 * jnp.mean((pred_gd - y_q) ** 2))},
-        {"model": "gd", "metric": "expected_loss", "value": gd.optimal_loss(t.dim, t.context, t.noise)},
+        {"model": "gd", "metric": "loss", "value": float(task.loss(gd_pred, test))},
+        {"model": "gd", "metric": "expected_loss", "value": one_step_gd.optimal_loss(t.dim, t.context, t.noise)},
         {"model": "gd", "metric": "lr", "value": eta},
     ]
 
     def loss(model):
-        return float(0.5 * jnp.mean((_query_predictions(model, test.x) - y_q) ** 2))
+        return float(task.loss(_predict(model, test.x), test))
 
     def train_and_measure(name, mixer_cfg, train_cfg, key, **cols):
-        k_init, k_train = rng.streams(key, "init", "train")
+        k_model, k_learner, k_train = rng.streams(key, "model", "learner", "train")
         learner = supervised.Supervised(train_cfg, task.loss)
-        state = learner.init(k_init, _model(mixer_cfg, task, k_init))
+        state = learner.init(k_learner, _model(mixer_cfg, task, k_model))
         state = ctx.fit(name, learner, state, task, key=k_train, steps=train_cfg.steps, batch_size=cfg.batch_size)
-        pred = _query_predictions(state.model, test.x)
+        pred = _predict(state.model, test.x)[:, -1, 0]
         return state.model, [
             {**cols, "metric": "loss", "value": loss(state.model)},
             {**cols, "metric": "cosine_gd", "value": float(gd.cosine(pred, pred_gd))},
@@ -147,9 +149,21 @@ def run(cfg: Config, key: jax.Array, ctx) -> list[dict]:
     return rows
 
 
+def validate(cfg: Config) -> None:
+    """Impossible configs fail here, before anything is stored or trained."""
+    linear_regression.LinearRegression(cfg.task)  # refuses impossible task parameters
+    if len(set(cfg.neurons)) < 2 or min(cfg.neurons) < 1 or len(set(cfg.neurons)) != len(cfg.neurons):
+        raise ComplabError(f"neurons must list at least two distinct positive counts (the sweep's smallest "
+                           f"and largest are compared), got {cfg.neurons}")
+    flat = config.leaves(cfg)
+    for key in ("batch_size", "eval_batch", "lsa.steps", "rnn.steps", "construction_heads", "construction_len"):
+        if flat[key] < 1:
+            raise ComplabError(f"{key} must be at least 1, got {flat[key]}")
+
+
 def expect(rows: list[dict], cfg: Config) -> list[Check]:
-    seeds = sorted({r["seed"] for r in rows})
-    per = {s: [r for r in rows if r["seed"] == s] for s in seeds}
+    per = dict(sorted(by_seed(rows).items()))
+    seeds = list(per)
     lo, hi = min(cfg.neurons), max(cfg.neurons)
 
     def gap(rs, **where):
@@ -243,5 +257,6 @@ EXPERIMENT = Experiment(
     run=run,
     expect=expect,
     plot=plot,
+    validate=validate,
     steps=lambda cfg: cfg.lsa.steps + len(cfg.neurons) * cfg.rnn.steps,
 )

@@ -46,9 +46,9 @@ class SequenceModel(AbstractModel):
         out = {}
         h = x if self.embed is None else jax.vmap(self.embed)(x)
         for i, (norm, mixer) in enumerate(zip(self.norms, self.mixers)):
-            m = mixer(jax.vmap(norm)(h))
-            out[f"block{i}.mixer.out"] = m
-            h = h + m
+            inner = mixer.trace(jax.vmap(norm)(h))
+            out.update({f"block{i}.mixer.{k}": v for k, v in inner.items()})
+            h = h + inner["out"]
         out["out"] = jax.vmap(self.readout)(h)
         return out
 

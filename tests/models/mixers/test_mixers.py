@@ -35,3 +35,12 @@ def test_causal_by_gradients(cfg):
     grad = jax.grad(lambda x: mixer(x)[t].sum())(x)
     assert float(jnp.abs(grad[t + 1 :]).max()) == 0.0  # the future does not leak
     assert float(jnp.abs(grad[: t + 1]).max()) > 0.0  # the past is used
+
+
+@pytest.mark.parametrize("cfg", MIXERS, ids=lambda c: repr(c))
+def test_trace_names_the_output_and_intermediates(cfg):
+    mixer = cfg.build(3, key=jax.random.key(4))
+    x = jax.random.normal(jax.random.key(5), (6, 3))
+    tr = mixer.trace(x)
+    np.testing.assert_array_equal(tr["out"], mixer(x))
+    assert len(tr) >= 2  # each mixer exposes something beyond its output

@@ -3,7 +3,7 @@
 A mixer maps one causal sequence [time, dim] -> [time, dim]. `__call__` is the
 parallel (training) form; `init_state` and `step` give the step-by-step recurrent
 form, and `recurrent(x)` runs it with `lax.scan`. Tests check the two forms agree
-for every mixer.
+for every mixer. `trace(x)` returns named intermediates for probes.
 """
 
 import abc
@@ -32,6 +32,10 @@ class AbstractMixer(eqx.Module):
     @abc.abstractmethod
     def step(self, state: Any, x_t: Float[Array, " dim"]) -> tuple[Any, Float[Array, " dim"]]:
         """One token of the recurrent form: (new state, output)."""
+
+    def trace(self, x: Float[Array, "time dim"]) -> dict[str, Array]:
+        """Named intermediates for probes; "out" is the output. Mixers add their own."""
+        return {"out": self(x)}
 
     def recurrent(self, x: Float[Array, "time dim"]) -> Float[Array, "time dim"]:
         """Step form over a whole sequence (the reference the parallel form must match)."""

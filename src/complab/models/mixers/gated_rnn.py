@@ -90,6 +90,10 @@ class GatedLinearRNN(AbstractMixer):
     def __call__(self, x: Float[Array, "time dim"]) -> Float[Array, "time dim"]:
         return self.readout(self.hidden(x))
 
+    def trace(self, x: Float[Array, "time dim"]) -> dict[str, Array]:
+        h = self.hidden(x)
+        return {"hidden": h, "out": self.readout(h)}
+
     def init_state(self) -> Float[Array, " neurons"]:
         return jnp.zeros(self.nu.shape)
 
@@ -123,7 +127,8 @@ def from_attention(lsa: LinearSelfAttention) -> GatedLinearRNN:
     w_out_x = jnp.zeros((m, n)).at[gate, head * per_head + ij].set(1.0)  # memory (h, i, j)
     w_out_m = jnp.zeros((m, n)).at[gate, head * per_head + dv * dk + ij % dk].set(1.0)  # query (h, j)
     d = lsa.w_o[:, head * dv + ij // dk]  # sums over j and applies W_O
-    nu = jnp.concatenate([jnp.full((heads, dv * dk), -jnp.inf), jnp.full((heads, dk), jnp.inf)], 1).reshape(-1)
+    # nu = -/+20 gives lambda = 1 and 0 exactly in float32, with finite gradients (unlike -/+inf)
+    nu = jnp.concatenate([jnp.full((heads, dv * dk), -20.0), jnp.full((heads, dk), 20.0)], 1).reshape(-1)
     rnn = GatedLinearRNN(Config(neurons=n, gates=m), dim, key=jax.random.key(0))
     leaves = lambda r: (r.w_in_m, r.w_in_x, r.nu, r.w_out_m, r.w_out_x, r.d)  # noqa: E731
     return eqx.tree_at(leaves, rnn, (w_in_m, w_in_x, nu, w_out_m, w_out_x, d))

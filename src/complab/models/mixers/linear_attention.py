@@ -49,6 +49,9 @@ class LinearSelfAttention(AbstractMixer):
         y = jnp.einsum("hts,hsv->thv", self.attention(x), v)
         return y.reshape(x.shape[0], -1) @ self.w_o.T
 
+    def trace(self, x: Float[Array, "time dim"]) -> dict[str, Array]:
+        return {"pattern": self.attention(x), "out": self(x)}
+
     def init_state(self) -> Float[Array, "heads value key"]:
         h, dk, _ = self.w_q.shape
         return jnp.zeros((h, self.w_v.shape[1], dk))

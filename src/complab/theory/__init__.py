@@ -1,0 +1,1 @@
+"""Analytic predictions (closed forms, ODEs) as pure functions."""
