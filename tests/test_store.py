@@ -84,3 +84,11 @@ def test_store_existing_opens_only_what_is_there(tmp_path):
     assert Store.existing(tmp_path / "none") is None and not (tmp_path / "none").exists()
     Store(tmp_path).close()
     assert Store.existing(tmp_path) is not None
+
+
+def test_results_dir_comes_from_the_environment_by_default(tmp_path, monkeypatch):
+    monkeypatch.setenv("COMPLAB_RESULTS", str(tmp_path / "env"))
+    assert Store().root == tmp_path / "env" and (tmp_path / "env" / "complab.db").exists()
+    monkeypatch.delenv("COMPLAB_RESULTS")
+    monkeypatch.chdir(tmp_path)
+    assert Store().root.resolve() == (tmp_path / "results").resolve()

@@ -27,8 +27,9 @@ Four checks, each per seed:
    The paper states this qualitatively ("unchanged"); the band and the 1% are our
    choices.
 
-Choices where the paper is silent or unavailable to us (its experimental appendix
-could not be read; see the issue's closing note): inputs x ~ N(0, I_d) and w ~
+Choices where the paper is silent or its details were unavailable to us (we could
+not read its experimental appendix, so the paper tier's d = 10, N = 10 follow von
+Oswald et al. 2023 rather than a stated size): inputs x ~ N(0, I_d) and w ~
 N(0, I_d) as the issue specifies (von Oswald et al. use U(-1, 1) inputs); no label
 noise; the loss is half the squared error at the query; the model is one residual
 layer (token + mixer output) followed by a linear readout, for LSA and RNN alike;
