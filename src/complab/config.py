@@ -23,39 +23,26 @@ from complab.errors import ConfigError
 _BOOLS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
-def to_dict(cfg: Any) -> dict[str, Any]:
-    """The config as nested plain dicts (tuples become lists), for JSON."""
-    out = {}
+def to_dict(cfg: Any, with_class: bool = False) -> dict[str, Any]:
+    """The config as nested plain dicts (tuples become lists), for JSON; `with_class`
+    adds each nested config's class, so variants with equal fields differ."""
+    out: dict[str, Any] = {"__class__": f"{type(cfg).__module__}.{type(cfg).__qualname__}"} if with_class else {}
     for f in dataclasses.fields(cfg):
         v = getattr(cfg, f.name)
-        out[f.name] = to_dict(v) if dataclasses.is_dataclass(v) else (list(v) if isinstance(v, tuple) else v)
-    return out
-
-
-def _typed(cfg: Any) -> dict[str, Any]:
-    """Like `to_dict`, with each nested config's class, so variants with equal fields differ."""
-    out: dict[str, Any] = {"__class__": f"{type(cfg).__module__}.{type(cfg).__qualname__}"}
-    for f in dataclasses.fields(cfg):
-        v = getattr(cfg, f.name)
-        out[f.name] = _typed(v) if dataclasses.is_dataclass(v) else (list(v) if isinstance(v, tuple) else v)
+        if dataclasses.is_dataclass(v):
+            v = to_dict(v, with_class)
+        out[f.name] = list(v) if isinstance(v, tuple) else v
     return out
 
 
 def config_hash(cfg: Any) -> str:
     """A 16-hex-digit digest of the config's classes and values, stable across runs and machines."""
-    return hashlib.sha256(json.dumps(_typed(cfg), sort_keys=True).encode()).hexdigest()[:16]
+    return hashlib.sha256(json.dumps(to_dict(cfg, with_class=True), sort_keys=True).encode()).hexdigest()[:16]
 
 
-def leaves(cfg: Any, prefix: str = "") -> dict[str, Any]:
+def leaves(cfg: Any) -> dict[str, Any]:
     """Every settable dotted key with its current value."""
-    out = {}
-    for f in dataclasses.fields(cfg):
-        v = getattr(cfg, f.name)
-        if dataclasses.is_dataclass(v):
-            out.update(leaves(v, f"{prefix}{f.name}."))
-        else:
-            out[f"{prefix}{f.name}"] = v
-    return out
+    return flatten(to_dict(cfg))
 
 
 def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -109,28 +109,29 @@ def run(cfg: Config, key: jax.Array, ctx) -> list[dict]:
         {"model": "construction", "metric": "neurons", "value": n_construct},
     ]
     test = task.sample(k_eval, "test", cfg.eval_batch)
+
+    def loss(pred):
+        return float(task.loss(pred, test))
+
     t = cfg.task
     eta = one_step_gd.optimal_lr(t.dim, t.context, t.noise)
     pred_gd = eta * gd.gd_statistic(test)
     gd_pred = jnp.zeros_like(test.y).at[:, -1, 0].set(pred_gd)  # only the query's prediction counts
     rows += [
-        {"model": "gd", "metric": "loss", "value": float(task.loss(gd_pred, test))},
+        {"model": "gd", "metric": "loss", "value": loss(gd_pred)},
         {"model": "gd", "metric": "expected_loss", "value": one_step_gd.optimal_loss(t.dim, t.context, t.noise)},
         {"model": "gd", "metric": "lr", "value": eta},
     ]
-
-    def loss(model):
-        return float(task.loss(_predict(model, test.x), test))
 
     def train_and_measure(name, mixer_cfg, train_cfg, key, **cols):
         k_model, k_learner, k_train = rng.streams(key, "model", "learner", "train")
         learner = supervised.Supervised(train_cfg, task.loss)
         state = learner.init(k_learner, _model(mixer_cfg, task, k_model))
         state = ctx.fit(name, learner, state, task, key=k_train, steps=train_cfg.steps, batch_size=cfg.batch_size)
-        pred = _predict(state.model, test.x)[:, -1, 0]
+        pred = _predict(state.model, test.x)
         return state.model, [
-            {**cols, "metric": "loss", "value": loss(state.model)},
-            {**cols, "metric": "cosine_gd", "value": float(gd.cosine(pred, pred_gd))},
+            {**cols, "metric": "loss", "value": loss(pred)},
+            {**cols, "metric": "cosine_gd", "value": float(gd.cosine(pred[:, -1, 0], pred_gd))},
         ]
 
     rows += train_and_measure("lsa", linear_attention.Config(init_scale=cfg.init_scale), cfg.lsa, k_lsa, model="lsa")[1]
@@ -140,7 +141,7 @@ def run(cfg: Config, key: jax.Array, ctx) -> list[dict]:
         rnn = model.mixers[0]
         pruned = eqx.tree_at(lambda m: m.mixers[0], model, pruning.prune_by_lambda(rnn, *LAMBDA_BAND))
         rows += measured + [
-            {"model": "rnn", "neurons": n, "metric": "loss_pruned", "value": loss(pruned)},
+            {"model": "rnn", "neurons": n, "metric": "loss_pruned", "value": loss(_predict(pruned, test.x))},
             {"model": "rnn", "neurons": n, "metric": "pruned_fraction",
              "value": pruning.pruned_fraction(rnn, *LAMBDA_BAND)},
         ]

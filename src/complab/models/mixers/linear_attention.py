@@ -45,12 +45,13 @@ class LinearSelfAttention(AbstractMixer):
         self.w_o = normal_init(ko, (dim, cfg.heads * dv), cfg.heads * dv, cfg.init_scale)
 
     def __call__(self, x: Float[Array, "time dim"]) -> Float[Array, "time dim"]:
-        v = jnp.einsum("hvd,td->htv", self.w_v, x)
-        y = jnp.einsum("hts,hsv->thv", self.attention(x), v)
-        return y.reshape(x.shape[0], -1) @ self.w_o.T
+        return self.trace(x)["out"]
 
     def trace(self, x: Float[Array, "time dim"]) -> dict[str, Array]:
-        return {"pattern": self.attention(x), "out": self(x)}
+        pattern = self.attention(x)
+        v = jnp.einsum("hvd,td->htv", self.w_v, x)
+        y = jnp.einsum("hts,hsv->thv", pattern, v)
+        return {"pattern": pattern, "out": y.reshape(x.shape[0], -1) @ self.w_o.T}
 
     def init_state(self) -> Float[Array, "heads value key"]:
         h, dk, _ = self.w_q.shape
