@@ -37,10 +37,16 @@ def cmd_list(args, console: Console) -> int:
         v = verdicts[eid]
         verdict = "-"
         if v is not None:
-            verdict = f"{'holds' if v['passed'] else 'does not hold'} ({v['tier']}, seeds {v['seeds']})"
+            verdict = f"{'holds' if v['passed'] else 'does not hold'} ({v['tier']}, seeds {v['seeds']}{_marked(v)})"
         table.add_row(eid, exp.paper, exp.claim, ", ".join(exp.tiers), verdict)
     console.print(table)
     return 0
+
+
+def _marked(verdict: dict) -> str:
+    """A verdict made under overrides is marked as such: it is not the tier's own."""
+    sets = verdict.get("overrides") or {}
+    return f", with overrides {', '.join(f'{k}={v}' for k, v in sets.items())}" if sets else ""
 
 
 def cmd_show(args, console: Console) -> int:
@@ -52,7 +58,7 @@ def cmd_show(args, console: Console) -> int:
             console.print(f"  {k} = {v}")
     v = api.last_verdicts(args.results)[exp.id]
     if v:
-        console.print(f"\nLast verdict ({v['tier']}, seeds {v['seeds']}):")
+        console.print(f"\nLast verdict ({v['tier']}, seeds {v['seeds']}{_marked(v)}):")
         for c in v["checks"]:
             console.print(f"  {'PASS' if c['passed'] else 'FAIL'}  {c['name']}: {c['measured']}")
     return 0
@@ -62,12 +68,18 @@ def cmd_run(args, console: Console) -> int:
     overrides = cfgs.parse_assignments(args.set or [])
     out = api.run(args.id, tier=args.tier, seeds=_seeds(args), overrides=overrides, results=args.results,
                   force=args.force, checkpoint_s=args.checkpoint_s)
-    console.print(f"\n[bold]{out.experiment.id}[/bold] ({out.tier}, seeds {[r.seed for r in out.runs]}, "
-                  f"{sum(r.wall_s or 0 for r in out.runs):.1f} s): {out.experiment.claim}")
+    seeds = sorted({r.seed for r in out.runs})
+    console.print(f"\n[bold]{out.experiment.id}[/bold] ({out.tier}, seeds {seeds}, {len(out.runs)} runs, "
+                  f"{sum(r.wall_s or 0 for r in out.runs):.1f} s of compute): {out.experiment.claim}")
     for c in out.checks:
         mark = "[green]PASS[/green]" if c.passed else "[red]FAIL[/red]"
         console.print(f"  {mark}  {c.name}\n        measured: {c.measured}")
-    console.print(f"verdict: {'the claim holds' if out.passed else 'the claim does not hold'} at the {out.tier} tier")
+    console.print(f"verdict: {'the claim holds' if out.passed else 'the claim does not hold'} at the {out.tier} tier"
+                  + (" (with overrides)" if overrides else ""))
+    for f in out.failures:
+        print(f"complab: error: {f}", file=sys.stderr)
+    if out.failures:
+        return 2
     return 1 if args.check and not out.passed else 0
 
 

@@ -3,32 +3,32 @@ one figure and the claim checks of every experiment, read from the
 store (<results>/report.md and <results>/figures/<id>.png).
 
 For each experiment, the report takes the most recently finished configuration
-(tier and config hash) and all of its finished seeds, evaluates the experiment's
-`expect` on those rows and draws its `plot`, so the report always shows the
-numbers it was made from.
+(tier and config hash, with the config of its latest run), the finished runs of
+that configuration's cells over all their seeds, evaluates the experiment's
+`expect` on their rows and curves and draws its `plot`, so the report always shows
+the numbers it was made from. No backend is forced (matplotlib picks Agg where
+there is no display), so a notebook keeps its own.
 """
 
 import time
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from complab import config as cfgs  # noqa: E402
-from complab import experiments  # noqa: E402
-from complab.store import Run, Store  # noqa: E402
+from complab import config as cfgs
+from complab import experiments
+from complab.experiments.base import Results
+from complab.store import Run, Store, cell_key
 
 
-def latest_group(store: Store, experiment_id: str) -> tuple[str, str, list[Run]] | None:
-    """(tier, config hash, finished runs) of the configuration finished most recently."""
-    done = [r for r in store.runs(experiment_id) if r.status == "done"]
+def latest_group(store: Store, exp) -> tuple[str, str, object, list[Run]] | None:
+    """(tier, config hash, config, finished runs of its cells) of the configuration finished most recently."""
+    done = [r for r in store.runs(exp.id) if r.status == "done"]
     if not done:
         return None
     last = max(done, key=lambda r: r.ended or 0)
-    group = [r for r in done if r.config_hash == last.config_hash]
-    return last.tier, last.config_hash, sorted(group, key=lambda r: r.seed)
+    cfg = cfgs.override(exp.tiers[last.tier], cfgs.flatten(last.config))
+    cells = {cell_key(c) for c in exp.cell_list(cfg)}
+    group = [r for r in done if r.config_hash == last.config_hash and cell_key(r.cell) in cells]
+    return last.tier, last.config_hash, cfg, sorted(group, key=lambda r: (r.seed, r.id))
 
 
 def write(experiment_ids: list[str] | None = None, results: str | Path | None = None) -> Path:
@@ -57,16 +57,17 @@ def write(experiment_ids: list[str] | None = None, results: str | Path | None = 
 
 def _section(store: Store, exp, figdir: Path) -> tuple[str, list[str]]:
     """The summary-table line and the section (checks, figure) of one experiment."""
-    group = latest_group(store, exp.id)
+    import matplotlib.pyplot as plt  # here, not at import: listing experiments needs no matplotlib
+
+    group = latest_group(store, exp)
     if group is None:
         return f"| `{exp.id}` | - | - | not run |", []
-    tier, chash, runs = group
-    cfg = cfgs.override(exp.tiers[tier], cfgs.flatten(runs[0].config))
-    rows = store.rows(runs)
-    checks = list(exp.expect(rows, cfg))
+    tier, chash, cfg, runs = group
+    results = Results(store.rows(runs), store.curves(runs))
+    checks = list(exp.expect(results, cfg))
     verdict = "holds" if all(c.passed for c in checks) else "does not hold"
-    seeds = ",".join(str(r.seed) for r in runs)
-    fig = exp.plot(rows, cfg)
+    seeds = ",".join(str(s) for s in sorted({r.seed for r in runs}))
+    fig = exp.plot(results, cfg)
     fig.savefig(figdir / f"{exp.id}.png", dpi=120)
     plt.close(fig)
     wall = sum(r.wall_s or 0 for r in runs)

@@ -1,24 +1,36 @@
-"""Runs one experiment for one tier over seeds: keys, the store, reuse, resume,
-progress, claim checks.
+"""Runs one experiment for one tier over its cells x seeds: keys, the store, reuse,
+resume, progress, the claim checks.
 
-For each seed the runner derives the root key, opens (or reuses) the run in the
-store and calls the experiment's `run(cfg, key, ctx)`. `ctx` is a `Context`: its
-`fit` trains through `training.fit` with a checkpoint file per fit in the run's
-directory, logs metrics into the store and drives one progress bar per fit, so an
-experiment writes none of that itself. A finished run (same experiment, config hash
-and seed) is reused unless `force`; an interrupted one resumes from its checkpoints.
+For each seed and each cell the runner opens (or reuses) the run in the store and
+calls the experiment's `run(cfg, cell, key, ctx)` with the seed's root key. `ctx` is
+a `Context`: its `fit` trains through `training.fit` with a checkpoint file per fit
+in the run's directory, logs metrics and evaluation curves into the store and
+drives a progress bar per fit, so an experiment writes none of that itself. A
+finished run is reused unless `force`; an interrupted one resumes from its
+checkpoints; a failed one is recorded and the other runs go on. The claim is
+evaluated once, over every finished run. SIGTERM is handled like Ctrl-C (a
+preempted job keeps its last chunk). Compiled programs go to JAX's persistent
+cache (`$COMPLAB_JAX_CACHE`, default ~/.cache/complab/jax), so a second process
+compiles nothing it has compiled before.
 """
 
+import contextlib
+import os
 import platform
+import signal
+import sqlite3
 import subprocess
+import threading
 import time
+import traceback
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import jax
+import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
@@ -26,11 +38,12 @@ import complab
 from complab import config as cfgs
 from complab import experiments, rng
 from complab.errors import ComplabError, NaNLossError
-from complab.experiments.base import TIERS, Check
-from complab.learners.base import AbstractLearner, State
-from complab.store import Run, Store
-from complab.tasks.base import AbstractTask
+from complab.experiments.base import TIERS, Check, Results
+from complab.learners.base import AbstractLearner
+from complab.store import Run, Store, cell_key
 from complab.training import fit
+
+HEARTBEAT_S = 15.0
 
 
 @lru_cache(maxsize=1)
@@ -49,13 +62,49 @@ def code_version() -> str:
 
 def run_meta() -> dict:
     versions = {"python": platform.python_version(), "complab": complab.__version__}
-    for pkg in ("jax", "jaxlib", "equinox", "optax"):
+    for pkg in ("jax", "jaxlib", "equinox", "optax", "diffrax"):
         try:
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             pass
     dev = jax.devices()[0]
     return {"code_version": code_version(), "versions": versions, "device": f"{dev.platform}:{dev.device_kind}"}
+
+
+@lru_cache(maxsize=1)
+def enable_compilation_cache() -> Path:
+    """JAX's persistent compilation cache, for every program (small ones too: on a CPU
+    they are most of a short run's time)."""
+    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "complab" / "jax"
+    path = Path(os.environ.get("COMPLAB_JAX_CACHE", default))
+    path.mkdir(parents=True, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", str(path))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    return path
+
+
+class Heartbeat:
+    """Renews a run's lease from a thread of its own (and its own connection) while it runs."""
+
+    def __init__(self, store: Store, run: Run):
+        self.path, self.run_id, self.owner = store.root / "complab.db", run.id, store.owner
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._beat, daemon=True)
+        self.thread.start()
+
+    def _beat(self) -> None:
+        db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        try:
+            while not self.stop.wait(HEARTBEAT_S):
+                db.execute("UPDATE runs SET heartbeat=? WHERE id=? AND owner=?", (time.time(), self.run_id, self.owner))
+        except sqlite3.Error:
+            pass  # a missed beat only shortens the lease
+        finally:
+            db.close()
+
+    def close(self) -> None:
+        self.stop.set()
 
 
 class Context:
@@ -70,17 +119,23 @@ class Context:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.checkpoint_s = checkpoint_s
 
-    def fit(self, name: str, learner: AbstractLearner, state: State, task: AbstractTask, *, key: jax.Array,
-            steps: int, batch_size: int, split: str = "train") -> State:
-        """Train `state` for `steps` steps on batches of `task`'s `split`, resumably.
+    def fit(self, name: str, learner: AbstractLearner, state: Any, data: Any = None, *, key: jax.Array, steps: int,
+            batch_size: int | None = None, split: str = "train",
+            evaluate: Callable[[jax.Array, Any], dict] | None = None, eval_at: tuple[int, ...] = ()) -> Any:
+        """Train `state` for `steps` steps, resumably, and return it.
 
-        `name` must be unique within the run: it names the checkpoint and the metrics.
+        `data` is a task (batches of `batch_size` from its `split`), a function
+        `(key, step) -> batch`, or None (the learner makes its own evaluations).
+        `evaluate(key, state) -> {name: value}` runs (jitted) at the steps `eval_at`;
+        its values are stored as curves. `name` must be unique within the run: it
+        names the checkpoint, the metrics and the curves, and seeds the fit's keys.
         """
         if name in self.fits:
             raise ComplabError(f"two trainings in one run of {self.run.experiment} are both named {name!r}; "
                                "each needs its own name (check the config for repeated values)")
         self.fits.add(name)
-        label = f"seed {self.run.seed} · {name}"
+        cell = " ".join(f"{k}={v}" for k, v in self.run.cell.items())
+        label = f"seed {self.run.seed} · {cell + ' · ' if cell else ''}{name}"
         bar = self.progress.add_task(label, total=steps, loss="", rate="")
         t_start, last = time.monotonic(), {}
 
@@ -92,11 +147,14 @@ class Context:
                                  rate=f"{new / max(seconds, 1e-9):.0f} steps/s")
             self._advance_overall(new)
 
-        state = fit(learner, state, task, key=key, steps=steps, batch_size=batch_size, split=split,
-                    checkpoint=self.dir / f"{name}.eqx", checkpoint_s=self.checkpoint_s, on_chunk=on_chunk,
-                    name=name)
+        def on_eval(step: int, values: dict) -> None:
+            self.store.log_curve(self.run, name, step, values)
+
+        state = fit(learner, state, data, key=key, steps=steps, batch_size=batch_size, split=split,
+                    evaluate=evaluate, eval_at=eval_at, checkpoint=self.dir / f"{name}.eqx",
+                    checkpoint_s=self.checkpoint_s, on_chunk=on_chunk, on_eval=on_eval, name=name)
         self._advance_overall(steps - self.progress.tasks[bar].completed)  # steps resumed from a checkpoint
-        self.progress.update(bar, completed=steps)
+        self.progress.update(bar, completed=steps, visible=False)
         if last and not self.progress.live.is_started:
             secs = time.monotonic() - t_start
             self.console.print(f"  {label}: {steps} steps in {secs:.1f} s, final loss {last['loss']:.4g}")
@@ -109,18 +167,26 @@ class Context:
 
 @dataclass
 class Outcome:
-    """What `run` returns: the experiment, its config, the runs and the claim checks."""
+    """What `run` returns: the experiment, its config, the runs, the results and the claim checks."""
 
     experiment: Any
     tier: str
     config: Any
     runs: list[Run]
     checks: list[Check]
-    rows: list[dict]
+    results: Results
+
+    @property
+    def rows(self) -> list[dict]:
+        return self.results.rows
+
+    @property
+    def failures(self) -> list[str]:
+        return self.results.failures
 
     @property
     def passed(self) -> bool:
-        return all(c.passed for c in self.checks)
+        return all(c.passed for c in self.checks) and not self.failures
 
 
 def resolve_config(exp, tier: str, overrides: dict[str, Any] | None):
@@ -131,6 +197,11 @@ def resolve_config(exp, tier: str, overrides: dict[str, Any] | None):
     cfg = cfgs.override(exp.tiers[tier], overrides or {})
     if exp.validate is not None:
         exp.validate(cfg)
+    cells = exp.cell_list(cfg)
+    keys = [tuple(sorted(c.items())) for c in cells]
+    if not cells or len(set(keys)) != len(keys):
+        raise ComplabError(f"{exp.id}'s config gives {'no' if not cells else 'repeated'} cells ({cells}); "
+                           "check the values that enumerate them")
     return cfg
 
 
@@ -144,82 +215,126 @@ def check_seeds(seeds) -> None:
         raise ComplabError(f"seeds must be integers in [0, 2^32), got {bad}")
 
 
+def evaluate_claim(exp, results: Results, cfg) -> list[Check]:
+    """The experiment's checks; when failed runs leave them without numbers, one failing
+    check that says so."""
+    try:
+        return list(exp.expect(results, cfg))
+    except (ValueError, KeyError) as e:
+        if not results.failures:
+            raise
+        return [Check("the claim could not be evaluated: runs failed", False,
+                      f"{'; '.join(results.failures)} ({type(e).__name__}: {e})")]
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    """SIGTERM (a preempted or cancelled job) raises KeyboardInterrupt, like Ctrl-C."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run(experiment_id: str, tier: str = "cpu", seeds: list[int] | tuple[int, ...] = (0,),
         overrides: dict[str, Any] | None = None, results: str | Path | None = None, force: bool = False,
         checkpoint_s: float = 30.0, console: Console | None = None) -> Outcome:
-    """Run (or reuse) an experiment for each seed, then evaluate its claim checks."""
+    """Run (or reuse) every cell of an experiment for each seed, then evaluate its claim checks."""
     console = console or Console()
     check_seeds(seeds)
     exp = experiments.load(experiment_id)
     cfg = resolve_config(exp, tier, overrides)
+    enable_compilation_cache()
     store = Store(results)
     try:
-        runs = _run_seeds(exp, cfg, tier, list(seeds), store, force, checkpoint_s, console)
-        rows = store.rows(runs)
-        checks = list(exp.expect(rows, cfg))
-        store.save_verdict(exp.id, tier, runs[0].config_hash, list(seeds), [c.to_dict() for c in checks])
+        with sigterm_as_interrupt():
+            runs, failures = _run_all(exp, cfg, tier, list(seeds), store, force, checkpoint_s, console)
+        done = [r for r in runs if r.status == "done"]
+        res = Results(store.rows(done), store.curves(done), failures)
+        checks = evaluate_claim(exp, res, cfg)
+        store.save_verdict(exp.id, tier, cfgs.config_hash(cfg), list(seeds), [c.to_dict() for c in checks],
+                           {k: str(v) for k, v in (overrides or {}).items()})
     finally:
         store.close()
-    return Outcome(exp, tier, cfg, runs, checks, rows)
+    return Outcome(exp, tier, cfg, runs, checks, res)
 
 
-def _run_seeds(exp, cfg, tier: str, seeds: list[int], store: Store, force: bool, checkpoint_s: float,
-               console: Console) -> list[Run]:
-    chash, cdict, meta = cfgs.config_hash(cfg), cfgs.to_dict(cfg), run_meta()
-    runs = []
+def _run_all(exp, cfg, tier: str, seeds: list[int], store: Store, force: bool, checkpoint_s: float,
+             console: Console) -> tuple[list[Run], list[str]]:
+    chash, cdict, meta = cfgs.config_hash(cfg, exclude=exp.grid), cfgs.to_dict(cfg), run_meta()
+    cells = exp.cell_list(cfg)
+    plan = [(seed, cell) for seed in seeds for cell in cells]
+    found = {(s, cell_key(c)): store.find(exp.id, chash, s, c) for s, c in plan}
+    todo = [(s, c) for s, c in plan if force or getattr(found[s, cell_key(c)], "status", None) != "done"]
+    runs, failures = [], []
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
                TextColumn("{task.fields[loss]}"), TextColumn("ETA"), TimeRemainingColumn()]
-    found = {seed: store.find(exp.id, chash, seed) for seed in seeds}
-    todo = [s for s in seeds if force or getattr(found[s], "status", None) != "done"]
     with Progress(*columns, console=console, disable=not console.is_terminal) as progress:
         overall = None
         if exp.steps is not None and todo:
-            overall = progress.add_task(f"[bold]{exp.id} ({tier}, {len(todo)} seeds)",
-                                        total=exp.steps(cfg) * len(todo), loss="", rate="")
-        for seed in seeds:
-            existing = found[seed]
-            if existing and seed not in todo:
-                same = existing.code_version == meta["code_version"]
-                other = "" if same else f", made by code {existing.code_version}"
-                console.print(f"seed {seed}: reusing the finished run ({existing.wall_s:.1f} s{other}; "
-                              "--force recomputes)")
+            overall = progress.add_task(f"[bold]{exp.id} ({tier}, {len(todo)} runs)",
+                                        total=sum(exp.steps(cfg, c) for _, c in todo), loss="", rate="")
+        for seed, cell in plan:
+            existing = found[seed, cell_key(cell)]
+            what = f"seed {seed}" + "".join(f", {k}={v}" for k, v in cell.items())
+            if existing and (seed, cell) not in todo:
+                other = "" if existing.code_version == meta["code_version"] else \
+                    f", made by code {existing.code_version}"
+                console.print(f"{what}: reusing the finished run ({existing.wall_s:.1f} s{other}; --force recomputes)")
                 runs.append(existing)
                 continue
             if existing and force:
                 store.clear_checkpoints(existing)  # its stored rows stay until the new ones replace them
             elif existing:
-                console.print(f"seed {seed}: resuming the {existing.status} run from its checkpoints")
-            run_ = store.begin(exp.id, tier, cdict, chash, seed, meta, fresh=force)
-            runs.append(_run_seed(exp, cfg, seed, store, run_, Context(store, run_, progress, console,
-                                                                     checkpoint_s, overall)))
-    return runs
+                console.print(f"{what}: resuming the {existing.status} run from its checkpoints")
+            run_ = store.begin(exp.id, tier, cdict, chash, seed, meta, fresh=force, cell=cell)
+            ctx = Context(store, run_, progress, console, checkpoint_s, overall)
+            run_, error = _run_one(exp, cfg, cell, seed, store, run_, ctx)
+            runs.append(run_)
+            if error:
+                failures.append(f"{what}: {error}")
+                console.print(f"[red]{what} failed[/red]: {error}")
+    return runs, failures
 
 
-def _run_seed(exp, cfg, seed: int, store: Store, run_: Run, ctx: "Context") -> Run:
-    t0 = time.monotonic()
+def _run_one(exp, cfg, cell: dict, seed: int, store: Store, run_: Run, ctx: Context) -> tuple[Run, str | None]:
+    """One (cell, seed) run: (its stored record, None) or (record, the sentence saying why it failed)."""
+    t0, beat, error = time.monotonic(), Heartbeat(store, run_), None
     try:
-        rows = exp.run(cfg, rng.root_key(seed), ctx)
+        with jax.enable_x64(exp.x64):
+            rows = exp.run(cfg, cell, rng.root_key(seed), ctx)
+            rows = [{k: _plain(v) for k, v in r.items()} for r in rows]
+        store.finish(run_, rows, time.monotonic() - t0)
     except NaNLossError as e:
-        store.fail(run_, "failed", str(e), e.step, time.monotonic() - t0)
         rates = [k for k in cfgs.leaves(cfg) if k.split(".")[-1] == "lr"]
         hint = f"; a lower learning rate ({', '.join(rates)}) may help" if rates else ""
-        raise ComplabError(
-            f"{exp.id} seed {seed}: {e}; the run is stored as failed with its metrics so far{hint}"
-        ) from None
+        error = f"{e}; the run is stored as failed with its metrics so far{hint}"
+        store.fail(run_, "failed", str(e), e.step, time.monotonic() - t0)
     except ComplabError as e:
-        store.fail(run_, "failed", str(e), None, time.monotonic() - t0)
-        raise
+        error = str(e)
+        store.fail(run_, "failed", error, None, time.monotonic() - t0)
     except KeyboardInterrupt:
         store.fail(run_, "interrupted", "interrupted by the user", None, time.monotonic() - t0)
         raise
-    except Exception as e:
-        store.fail(run_, "failed", f"{type(e).__name__}: {e}", None, time.monotonic() - t0)
-        raise
-    store.finish(run_, [{k: _plain(v) for k, v in r.items()} for r in rows], time.monotonic() - t0)
-    return store.find(run_.experiment, run_.config_hash, seed)
+    except Exception as e:  # a bug: recorded with its traceback, and the other runs go on
+        error = f"{type(e).__name__}: {e}"
+        store.fail(run_, "failed", error + "\n" + traceback.format_exc(), None, time.monotonic() - t0)
+        ctx.console.print_exception()
+    finally:
+        beat.close()
+    return store.find(run_.experiment, run_.config_hash, seed, cell), error
 
 
 def _plain(v: Any) -> Any:
-    if hasattr(v, "item") and getattr(v, "shape", None) == ():
-        return v.item()
+    """A row value as JSON: Python scalars as they are, arrays and NumPy scalars as lists and numbers."""
+    if isinstance(v, (jax.Array, np.ndarray, np.generic)):
+        return np.asarray(v).tolist()
     return v

@@ -1,20 +1,29 @@
 """The results database: SQLite in WAL mode at <results>/complab.db, plus run
 directories (checkpoints) and figures beside it. It knows no experiment.
 
-A run is keyed by (experiment, config hash, seed). Every write commits at once, so
-what was stored survives a crash; a run interrupted while "running" is picked up
-again by the next `begin`, and its checkpoints let training resume. `begin` claims a
-run inside one write transaction and records the process that holds it, so two
-processes never train the same run at once.
+A run is one (experiment, config hash, cell, seed): a cell is a grid point of the
+experiment's claim, stored as canonical JSON ("{}" for an experiment without cells).
+Every write commits at once (a chunk's metrics in one transaction), so what was
+stored survives a crash; a run interrupted while "running" is picked up again by
+the next `begin`, and its checkpoints let training resume.
 
-Tables: runs (one row per experiment x config x seed, with config JSON, status,
-times, code and package versions, device, the step a failed run stopped at),
-metrics (training curves: run, fit, step, name, value), rows (the final tidy rows as
-JSON), verdicts (the claim checks evaluated over a set of seeds).
+Leases: `begin` claims a run inside one write transaction under a random owner
+token; the holder's heartbeat (`heartbeat`, every few seconds from the runner)
+keeps the lease. Another process may take a run over once the heartbeat is older
+than `LEASE_S`, or at once when the holder was a process on this machine that is
+gone (a killed run resumes without waiting).
+
+Tables: runs, metrics (training curves: run, fit, step, name, value), curves
+(evaluations during training: values are JSON, scalars or small arrays), rows (the
+final tidy rows as JSON), verdicts (claim checks over a set of seeds, with the
+overrides they were made under). The schema has a version (`PRAGMA user_version`):
+older databases are migrated on open, a newer one is refused.
 """
 
+import contextlib
 import json
 import os
+import secrets
 import shutil
 import socket
 import sqlite3
@@ -25,19 +34,28 @@ from pathlib import Path
 
 from complab.errors import ComplabError
 
-SCHEMA = """
+SCHEMA_VERSION = 2
+LEASE_S = 90.0  # a run whose holder has not beaten for this long may be taken over
+
+RUNS = """
 CREATE TABLE IF NOT EXISTS runs (
   id INTEGER PRIMARY KEY,
-  experiment TEXT NOT NULL, tier TEXT NOT NULL, config_hash TEXT NOT NULL,
+  experiment TEXT NOT NULL, tier TEXT NOT NULL, config_hash TEXT NOT NULL, cell TEXT NOT NULL DEFAULT '{}',
   config TEXT NOT NULL, seed INTEGER NOT NULL,
   status TEXT NOT NULL, error TEXT, failed_step INTEGER,
   started REAL, ended REAL, wall_s REAL,
-  code_version TEXT, versions TEXT, device TEXT, pid INTEGER, host TEXT,
-  UNIQUE (experiment, config_hash, seed)
-);
+  code_version TEXT, versions TEXT, device TEXT, pid INTEGER, host TEXT, owner TEXT, heartbeat REAL,
+  UNIQUE (experiment, config_hash, cell, seed)
+);"""
+SCHEMA = RUNS + """
 CREATE TABLE IF NOT EXISTS metrics (
   run_id INTEGER NOT NULL, fit TEXT NOT NULL, step INTEGER NOT NULL,
   name TEXT NOT NULL, value REAL,
+  PRIMARY KEY (run_id, fit, step, name)
+);
+CREATE TABLE IF NOT EXISTS curves (
+  run_id INTEGER NOT NULL, fit TEXT NOT NULL, step INTEGER NOT NULL,
+  name TEXT NOT NULL, value TEXT NOT NULL,
   PRIMARY KEY (run_id, fit, step, name)
 );
 CREATE TABLE IF NOT EXISTS rows (
@@ -47,9 +65,25 @@ CREATE TABLE IF NOT EXISTS rows (
 CREATE TABLE IF NOT EXISTS verdicts (
   id INTEGER PRIMARY KEY,
   experiment TEXT NOT NULL, tier TEXT NOT NULL, config_hash TEXT NOT NULL,
-  seeds TEXT NOT NULL, checks TEXT NOT NULL, passed INTEGER NOT NULL, created REAL NOT NULL
+  seeds TEXT NOT NULL, checks TEXT NOT NULL, passed INTEGER NOT NULL, created REAL NOT NULL,
+  overrides TEXT NOT NULL DEFAULT '{}'
 );
 """
+
+
+def _migrate_1_to_2(db: sqlite3.Connection) -> None:
+    """Version 1 (the first spine) had no cells, curves, leases or verdict overrides."""
+    db.execute("ALTER TABLE runs RENAME TO runs_v1")
+    db.execute(RUNS)
+    db.execute("INSERT INTO runs (id, experiment, tier, config_hash, cell, config, seed, status, error, failed_step,"
+               " started, ended, wall_s, code_version, versions, device, pid, host) SELECT id, experiment, tier,"
+               " config_hash, '{}', config, seed, status, error, failed_step, started, ended, wall_s, code_version,"
+               " versions, device, pid, host FROM runs_v1")
+    db.execute("DROP TABLE runs_v1")
+    db.execute("ALTER TABLE verdicts ADD COLUMN overrides TEXT NOT NULL DEFAULT '{}'")
+
+
+MIGRATIONS = {1: _migrate_1_to_2}  # from version k to k + 1
 
 
 @dataclass(frozen=True)
@@ -58,6 +92,7 @@ class Run:
     experiment: str
     tier: str
     config_hash: str
+    cell: dict
     config: dict
     seed: int
     status: str
@@ -71,6 +106,13 @@ class Run:
     device: str | None
     pid: int | None
     host: str | None
+    owner: str | None
+    heartbeat: float | None
+
+
+def cell_key(cell: dict) -> str:
+    """The canonical JSON of a cell, its identity in the store."""
+    return json.dumps(cell, sort_keys=True)
 
 
 def default_results_dir() -> Path:
@@ -80,13 +122,16 @@ def default_results_dir() -> Path:
 class Store:
     def __init__(self, root: str | Path | None = None):
         self.root = Path(root) if root is not None else default_results_dir()
+        self.owner = secrets.token_hex(8)  # this process's lease token
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             with tempfile.NamedTemporaryFile(dir=self.root):
                 pass
-            self.db = sqlite3.connect(self.root / "complab.db", timeout=30, isolation_level=None)
+            self.db = sqlite3.connect(self.root / "complab.db", timeout=60, isolation_level=None,
+                                      check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.executescript(SCHEMA)
+            self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across crashes of the process
+            self._open_schema()
         except (OSError, sqlite3.Error) as e:
             raise ComplabError(
                 f"cannot write results to {self.root} ({e.__class__.__name__}: {e}); "
@@ -94,48 +139,89 @@ class Store:
             ) from None
         self.db.row_factory = sqlite3.Row
 
+    def _open_schema(self) -> None:
+        with self.tx():
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            has_runs = self.db.execute("SELECT 1 FROM sqlite_master WHERE name='runs'").fetchone() is not None
+            if version > SCHEMA_VERSION:
+                raise ComplabError(
+                    f"the results database {self.root / 'complab.db'} has schema version {version}, newer than "
+                    f"this complab's {SCHEMA_VERSION}; upgrade complab or use another --results directory"
+                )
+            if has_runs and version == 0:
+                version = 1  # the first spine wrote no version
+            for v in range(max(version, 1), SCHEMA_VERSION):
+                if has_runs:
+                    MIGRATIONS[v](self.db)
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    self.db.execute(statement)
+            self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    @contextlib.contextmanager
+    def tx(self, immediate: bool = False):
+        """One write transaction: everything inside commits together or not at all."""
+        self.db.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
     # ---- runs
     def run_dir(self, run: Run) -> Path:
-        return self.root / "runs" / run.experiment / run.config_hash / f"seed{run.seed}"
+        cell = "".join(f"{k}={v}," for k, v in sorted(run.cell.items())).rstrip(",") or "all"
+        return self.root / "runs" / run.experiment / run.config_hash / cell / f"seed{run.seed}"
 
-    def find(self, experiment: str, config_hash: str, seed: int) -> Run | None:
+    def find(self, experiment: str, config_hash: str, seed: int, cell: dict | None = None) -> Run | None:
         row = self.db.execute(
-            "SELECT * FROM runs WHERE experiment=? AND config_hash=? AND seed=?", (experiment, config_hash, seed)
+            "SELECT * FROM runs WHERE experiment=? AND config_hash=? AND cell=? AND seed=?",
+            (experiment, config_hash, cell_key(cell or {}), seed),
         ).fetchone()
         return _run(row) if row else None
 
     def begin(self, experiment: str, tier: str, config: dict, config_hash: str, seed: int, meta: dict,
-              fresh: bool = False) -> Run:
+              fresh: bool = False, cell: dict | None = None) -> Run:
         """Claim the run to execute: a new one, or the stored one reset to "running"
         (checkpoints, metrics and rows kept until `finish` replaces the rows).
-        `fresh` (for --force) restarts its wall-time count; otherwise `wall_s` adds up
-        over the sessions that ended in `finish` or `fail` (a killed session's time
-        is not known)."""
-        now, me = time.time(), (os.getpid(), socket.gethostname())
-        with self.db:
-            self.db.execute("BEGIN IMMEDIATE")  # one claimant at a time, across processes
-            existing = self.find(experiment, config_hash, seed)
+        `fresh` (for --force) restarts its wall-time count and clears its metrics
+        and curves; otherwise `wall_s` adds up over the sessions that ended in
+        `finish` or `fail` (a killed session's time is not known)."""
+        now, me = time.time(), (os.getpid(), socket.gethostname(), self.owner, time.time())
+        cell = cell or {}
+        with self.tx(immediate=True):  # one claimant at a time, across processes
+            existing = self.find(experiment, config_hash, seed, cell)
             if existing is None:
                 self.db.execute(
-                    "INSERT INTO runs (experiment, tier, config_hash, config, seed, status, started, code_version,"
-                    " versions, device, pid, host) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)",
-                    (experiment, tier, config_hash, json.dumps(config), seed, now, meta["code_version"],
-                     json.dumps(meta["versions"]), meta["device"], *me),
+                    "INSERT INTO runs (experiment, tier, config_hash, cell, config, seed, status, started,"
+                    " code_version, versions, device, pid, host, owner, heartbeat)"
+                    " VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (experiment, tier, config_hash, cell_key(cell), json.dumps(config), seed, now,
+                     meta["code_version"], json.dumps(meta["versions"]), meta["device"], *me),
                 )
-            elif _held_elsewhere(existing):
+            elif _held_elsewhere(existing, self.owner):
+                where = f"process {existing.pid} on {existing.host}"
                 raise ComplabError(
-                    f"{experiment} seed {seed} is being run by process {existing.pid} on this machine; "
-                    "wait for it to finish or stop it"
+                    f"{experiment} {_describe(cell)}seed {seed} is being run by {where} (last heartbeat "
+                    f"{now - (existing.heartbeat or now):.0f} s ago); wait for it to finish or stop it"
                 )
             else:
                 self.db.execute(
                     "UPDATE runs SET status='running', error=NULL, failed_step=NULL, started=?, ended=NULL,"
-                    " tier=?, code_version=?, versions=?, device=?, pid=?, host=?"
+                    " tier=?, code_version=?, versions=?, device=?, pid=?, host=?, owner=?, heartbeat=?"
                     + (", wall_s=NULL" if fresh else "") + " WHERE id=?",
                     (now, tier, meta["code_version"], json.dumps(meta["versions"]), meta["device"], *me,
                      existing.id),
                 )
-        return self.find(experiment, config_hash, seed)
+                if fresh:
+                    self.db.execute("DELETE FROM metrics WHERE run_id=?", (existing.id,))
+                    self.db.execute("DELETE FROM curves WHERE run_id=?", (existing.id,))
+        return self.find(experiment, config_hash, seed, cell)
+
+    def heartbeat(self, run: Run) -> None:
+        """Renew this process's lease on a running run."""
+        self.db.execute("UPDATE runs SET heartbeat=? WHERE id=? AND owner=?", (time.time(), run.id, self.owner))
 
     def clear_checkpoints(self, run: Run) -> None:
         """Delete a run's checkpoints so that it trains from scratch (for --force)."""
@@ -149,21 +235,21 @@ class Store:
             ) from None
 
     def finish(self, run: Run, rows: list[dict], wall_s: float) -> None:
-        with self.db:
-            self.db.execute("BEGIN")
+        """Store the final rows (which must be JSON: plain numbers, strings, lists) and mark the run done."""
+        data = [json.dumps(r, allow_nan=True) for r in rows]  # raises before anything is written
+        with self.tx():
             self.db.execute("DELETE FROM rows WHERE run_id=?", (run.id,))
-            self.db.executemany(
-                "INSERT INTO rows (run_id, idx, data) VALUES (?, ?, ?)",
-                [(run.id, i, json.dumps(r)) for i, r in enumerate(rows)],
-            )
+            self.db.executemany("INSERT INTO rows (run_id, idx, data) VALUES (?, ?, ?)",
+                                [(run.id, i, d) for i, d in enumerate(data)])
             self.db.execute(
-                "UPDATE runs SET status='done', ended=?, wall_s=COALESCE(wall_s, 0) + ? WHERE id=?",
+                "UPDATE runs SET status='done', ended=?, wall_s=COALESCE(wall_s, 0) + ?, owner=NULL WHERE id=?",
                 (time.time(), wall_s, run.id),
             )
 
     def fail(self, run: Run, status: str, error: str, step: int | None, wall_s: float) -> None:
         self.db.execute(
-            "UPDATE runs SET status=?, error=?, failed_step=?, ended=?, wall_s=COALESCE(wall_s, 0) + ? WHERE id=?",
+            "UPDATE runs SET status=?, error=?, failed_step=?, ended=?, wall_s=COALESCE(wall_s, 0) + ?, owner=NULL"
+            " WHERE id=?",
             (status, error, step, time.time(), wall_s, run.id),
         )
 
@@ -173,41 +259,66 @@ class Store:
             q, args = q + " WHERE experiment=?", (experiment,)
         return [_run(r) for r in self.db.execute(q + " ORDER BY id", args)]
 
-    # ---- metrics and rows
+    # ---- metrics, curves and rows
     def log_metrics(self, run: Run, fit: str, step: int, values: dict[str, float]) -> None:
-        self.db.executemany(
-            "INSERT OR REPLACE INTO metrics (run_id, fit, step, name, value) VALUES (?, ?, ?, ?, ?)",
-            [(run.id, fit, step, k, float(v)) for k, v in values.items()],
-        )
+        with self.tx():
+            self.db.executemany(
+                "INSERT OR REPLACE INTO metrics (run_id, fit, step, name, value) VALUES (?, ?, ?, ?, ?)",
+                [(run.id, fit, step, k, float(v)) for k, v in values.items()],
+            )
+
+    def log_curve(self, run: Run, fit: str, step: int, values: dict) -> None:
+        """Evaluation values at one step (scalars or small arrays, as JSON)."""
+        with self.tx():
+            self.db.executemany(
+                "INSERT OR REPLACE INTO curves (run_id, fit, step, name, value) VALUES (?, ?, ?, ?, ?)",
+                [(run.id, fit, step, k, json.dumps(_jsonable(v))) for k, v in values.items()],
+            )
 
     def metrics(self, run: Run) -> list[dict]:
         cur = self.db.execute("SELECT fit, step, name, value FROM metrics WHERE run_id=? ORDER BY fit, step", (run.id,))
         return [dict(r) for r in cur]
 
+    def _labels(self, run: Run) -> dict:
+        return {"seed": run.seed, **run.cell}
+
+    def curves(self, runs: list[Run]) -> list[dict]:
+        """Evaluation points of these runs, each with its run's seed and cell."""
+        out = []
+        for run in runs:
+            cur = self.db.execute("SELECT fit, step, name, value FROM curves WHERE run_id=? ORDER BY fit, step, name",
+                                  (run.id,))
+            out += [{**self._labels(run), "fit": f, "step": s, "name": n, "value": json.loads(v)} for f, s, n, v in cur]
+        return out
+
     def rows(self, runs: list[Run]) -> list[dict]:
-        """Final rows of these runs, each with its run's seed."""
+        """Final rows of these runs, each with its run's seed and cell."""
         out = []
         for run in runs:
             for (data,) in self.db.execute("SELECT data FROM rows WHERE run_id=? ORDER BY idx", (run.id,)):
-                out.append({"seed": run.seed, **json.loads(data)})
+                out.append({**self._labels(run), **json.loads(data)})
         return out
 
     # ---- verdicts
-    def save_verdict(self, experiment: str, tier: str, config_hash: str, seeds: list[int], checks: list[dict]) -> None:
+    def save_verdict(self, experiment: str, tier: str, config_hash: str, seeds: list[int], checks: list[dict],
+                     overrides: dict | None = None) -> None:
         self.db.execute(
-            "INSERT INTO verdicts (experiment, tier, config_hash, seeds, checks, passed, created)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO verdicts (experiment, tier, config_hash, seeds, checks, passed, created, overrides)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (experiment, tier, config_hash, json.dumps(seeds), json.dumps(checks),
-             int(all(c["passed"] for c in checks)), time.time()),
+             int(all(c["passed"] for c in checks)), time.time(), json.dumps(overrides or {}, sort_keys=True)),
         )
 
     def last_verdict(self, experiment: str) -> dict | None:
+        """The most recent verdict made without overrides (a tier's canonical verdict);
+        failing that, the most recent one, whose `overrides` then say what was changed."""
         row = self.db.execute(
-            "SELECT * FROM verdicts WHERE experiment=? ORDER BY id DESC LIMIT 1", (experiment,)
+            "SELECT * FROM verdicts WHERE experiment=? ORDER BY overrides != '{}', id DESC LIMIT 1", (experiment,)
         ).fetchone()
         if row is None:
             return None
-        return {**dict(row), "seeds": json.loads(row["seeds"]), "checks": json.loads(row["checks"])}
+        return {**dict(row), "seeds": json.loads(row["seeds"]), "checks": json.loads(row["checks"]),
+                "overrides": json.loads(row["overrides"])}
 
     @classmethod
     def existing(cls, root: str | Path | None = None) -> "Store | None":
@@ -219,26 +330,39 @@ class Store:
         self.db.close()
 
 
+def _jsonable(v):
+    if hasattr(v, "tolist"):
+        return v.tolist()
+    return v
+
+
+def _describe(cell: dict) -> str:
+    return "".join(f"{k}={v} " for k, v in cell.items())
+
+
 def _run(row: sqlite3.Row) -> Run:
     d = dict(row)
     return Run(
         id=d["id"], experiment=d["experiment"], tier=d["tier"], config_hash=d["config_hash"],
-        config=json.loads(d["config"]), seed=d["seed"], status=d["status"], error=d["error"],
-        failed_step=d["failed_step"], wall_s=d["wall_s"], started=d["started"], ended=d["ended"],
+        cell=json.loads(d["cell"]), config=json.loads(d["config"]), seed=d["seed"], status=d["status"],
+        error=d["error"], failed_step=d["failed_step"], wall_s=d["wall_s"], started=d["started"], ended=d["ended"],
         code_version=d["code_version"], versions=json.loads(d["versions"] or "{}"), device=d["device"],
-        pid=d["pid"], host=d["host"],
+        pid=d["pid"], host=d["host"], owner=d["owner"], heartbeat=d["heartbeat"],
     )
 
 
-def _held_elsewhere(run: Run) -> bool:
-    """Whether another live process on this machine holds this running run."""
-    if run.status != "running" or run.host != socket.gethostname() or run.pid in (None, os.getpid()):
+def _held_elsewhere(run: Run, owner: str) -> bool:
+    """Whether another live holder has this running run: a fresh heartbeat under another
+    owner, unless that owner was a process on this machine that no longer exists."""
+    if run.status != "running" or run.owner in (None, owner):
         return False
-    try:
-        os.kill(run.pid, 0)
-    except ProcessLookupError:
+    if time.time() - (run.heartbeat or 0) > LEASE_S:
         return False
-    except PermissionError:
-        return True
+    if run.host == socket.gethostname() and run.pid is not None:
+        try:
+            os.kill(run.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
     return True
-

@@ -1,18 +1,28 @@
-"""The training loop behind `ctx.fit`: chunks of steps inside one jit (`lax.scan`),
-checkpoints with Equinox leaf serialisation, resume, progress and metric logging.
+"""The training loop behind `ctx.fit`: chunks of steps inside one jit, evaluation
+curves, checkpoints with Equinox leaf serialisation, resume, progress and metrics.
 
-Determinism across interruptions: the batch and step keys of step t are
-`fold_in(key_data, t)` and `fold_in(key_step, t)`, chunk boundaries are multiples of
-`log_every`, and checkpoints are taken only at chunk boundaries, so a fit resumed
-from any checkpoint runs exactly the same compiled chunks on exactly the same
-inputs as an uninterrupted one and ends in the same state, bit for bit. When a
-checkpoint is taken is then free to depend on wall time (`checkpoint_s`).
+Data for a fit (`as_data`): a task split (`TaskData`), a function `(key, step) ->
+batch`, or None when the learner makes its own evaluations (ES on a function).
+
+Keys: the fit's key is derived from the caller's key and the fit's *name*; the
+batch and step keys of step t are `fold_in(key_data, t)` and `fold_in(key_step, t)`,
+so two fits of a run never see the same batches and a resumed fit sees exactly the
+batches an uninterrupted one would. A chunk is a `lax.while_loop` over a *traced*
+number of steps, so one fit compiles its step once, whatever the chunk lengths
+(log points, evaluation points, the last short chunk), and every chunk runs the
+same compiled program: a fit resumed from any checkpoint ends in the same state,
+bit for bit. Checkpoints are taken at chunk boundaries, when due by wall time.
+
+Evaluations: `evaluate(key, state) -> {name: scalar or small array}` is jitted and
+runs at the steps in `eval_at` (`linear_steps` / `log_steps` make them) with the key
+`fold_in(key_eval, t)`; the points are written before the checkpoint that follows
+them, so a resumed fit never loses one.
 """
 
 import os
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import equinox as eqx
 import jax
@@ -21,33 +31,103 @@ import numpy as np
 
 from complab import rng
 from complab.errors import ComplabError, NaNLossError
-from complab.learners.base import AbstractLearner, State
+from complab.learners.base import AbstractLearner
 from complab.tasks.base import AbstractTask
 
 
+class TaskData(eqx.Module):
+    """Batches of a task's split."""
+
+    task: AbstractTask
+    split: str = eqx.field(static=True)
+    batch_size: int = eqx.field(static=True)
+
+    def __call__(self, key: jax.Array, t: jax.Array) -> Any:
+        return self.task.sample(key, self.split, self.batch_size)
+
+
+class FnData(eqx.Module):
+    """Batches from a function `(key, step) -> batch` (a stream of teacher samples)."""
+
+    fn: Callable
+
+    def __call__(self, key: jax.Array, t: jax.Array) -> Any:
+        return self.fn(key, t)
+
+
+class NoData(eqx.Module):
+    """For learners that make their own evaluations: every batch is None."""
+
+    def __call__(self, key: jax.Array, t: jax.Array) -> None:
+        return None
+
+
+def as_data(data: Any, batch_size: int | None = None, split: str = "train") -> eqx.Module:
+    """A fit's data source from a task (needs `batch_size`), a function or None."""
+    if data is None:
+        return NoData()
+    if isinstance(data, AbstractTask):
+        if batch_size is None or batch_size < 1:
+            raise ComplabError(f"training on {type(data).__name__} needs a batch_size >= 1, got {batch_size}")
+        if split not in data.splits:
+            raise ComplabError(f"{type(data).__name__} has no split {split!r}; its splits are: {', '.join(data.splits)}")
+        return TaskData(data, split, batch_size)
+    if isinstance(data, (TaskData, FnData, NoData)):
+        return data
+    if callable(data):
+        return FnData(data)
+    raise ComplabError(f"a fit trains from a task, a function (key, step) -> batch, or None; got {type(data).__name__}")
+
+
+def linear_steps(steps: int, points: int, start: int = 0) -> tuple[int, ...]:
+    """`points` evenly spaced evaluation steps from `start` to `steps` (both included)."""
+    return tuple(sorted({int(round(v)) for v in np.linspace(start, steps, max(points, 2))}))
+
+
+def log_steps(steps: int, points: int, first: int = 1) -> tuple[int, ...]:
+    """About `points` log-spaced evaluation steps from `first` to `steps`, plus step 0."""
+    return (0,) + tuple(sorted({int(round(v)) for v in np.geomspace(first, steps, max(points, 2))}))
+
+
 @eqx.filter_jit
-def train_chunk(learner, task, state, k_data, k_step, start, n: int, split: str, batch_size: int):
-    """`n` learner steps from step `start`, inside one compiled call."""
+def train_chunk(learner, data, state, k_data, k_step, start, n):
+    """Up to `n` (traced) learner steps from step `start` in one compiled call: the new
+    state, the summed metrics, the first step with a non-finite loss (0: none) and
+    whether the trainable parameters are finite."""
+    _, shapes = jax.eval_shape(learner.step, k_step, state, data(k_data, start))
+    sums0 = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
 
-    def body(state, i):
+    def cond(carry):
+        i, _, _, bad = carry
+        return (i < n) & (bad == 0)
+
+    def body(carry):
+        i, state, sums, bad = carry
         t = start + i
-        batch = task.sample(jax.random.fold_in(k_data, t), split, batch_size)
-        return learner.step(jax.random.fold_in(k_step, t), state, batch)
+        new, metrics = learner.step(jax.random.fold_in(k_step, t), state, data(jax.random.fold_in(k_data, t), t))
+        ok = jnp.isfinite(metrics["loss"])
+        return i + 1, new, jax.tree.map(jnp.add, sums, metrics), jnp.where(ok, 0, t + 1)
 
-    state, metrics = jax.lax.scan(body, state, jnp.arange(n))
-    leaves = jax.tree.leaves(eqx.filter(state, eqx.is_inexact_array))
+    i, state, sums, bad = jax.lax.while_loop(cond, body, (jnp.zeros((), start.dtype), state, sums0,
+                                                          jnp.zeros((), start.dtype)))
+    leaves = jax.tree.leaves(eqx.filter(learner.params(state), eqx.is_inexact_array))
     finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves])) if leaves else jnp.array(True)
-    return state, metrics, finite
+    return state, jax.tree.map(lambda s: s / jnp.maximum(i, 1), sums), bad, finite
 
 
-def save_checkpoint(path: Path, state: State, step: int) -> None:
+@eqx.filter_jit
+def _evaluate(evaluate, key, state):
+    return evaluate(key, state)
+
+
+def save_checkpoint(path: Path, state: Any, step: int) -> None:
     """Atomically write (state, step): a reader sees the old file or the new, never half."""
     tmp = path.with_suffix(".tmp")
     eqx.tree_serialise_leaves(tmp, (state, jnp.asarray(step, jnp.int32)))
     os.replace(tmp, path)
 
 
-def load_checkpoint(path: Path, like: State) -> tuple[State, int]:
+def load_checkpoint(path: Path, like: Any) -> tuple[Any, int]:
     template = (like, jnp.asarray(0, jnp.int32))
     try:
         state, step = eqx.tree_deserialise_leaves(path, template)
@@ -59,30 +139,45 @@ def load_checkpoint(path: Path, like: State) -> tuple[State, int]:
     return state, int(step)
 
 
+def _check_eval_at(eval_at: tuple[int, ...], steps: int, name: str) -> tuple[int, ...]:
+    points = tuple(sorted(set(int(t) for t in eval_at)))
+    if points and (points[0] < 0 or points[-1] > steps):
+        raise ComplabError(f"the evaluation steps of '{name}' must lie in [0, {steps}], got {points[0]}..{points[-1]}")
+    return points
+
+
 def fit(
     learner: AbstractLearner,
-    state: State,
-    task: AbstractTask,
+    state: Any,
+    data: Any,
     *,
     key: jax.Array,
     steps: int,
-    batch_size: int,
+    batch_size: int | None = None,
     split: str = "train",
+    evaluate: Callable[[jax.Array, Any], dict] | None = None,
+    eval_at: tuple[int, ...] = (),
     checkpoint: Path | None = None,
     checkpoint_s: float = 30.0,
     log_every: int = 0,
     on_chunk: Callable[[int, dict[str, float], float], None] | None = None,
+    on_eval: Callable[[int, dict[str, np.ndarray]], None] | None = None,
     name: str = "fit",
-) -> State:
+) -> Any:
     """Train `steps` steps (resuming from `checkpoint` if it exists) and return the state.
 
-    `on_chunk(step, mean_metrics, seconds)` is called after every chunk. A non-finite
-    loss raises NaNLossError naming the first bad step; the checkpoint is left as it
-    was, so nothing already trained is lost. Ctrl-C checkpoints the last finished
-    chunk before it propagates.
+    `on_chunk(step, mean_metrics, seconds)` is called after every chunk and
+    `on_eval(step, values)` at every evaluation step. A non-finite loss raises
+    NaNLossError naming the first bad step; the checkpoint is left as it was, so
+    nothing already trained is lost. Ctrl-C (and SIGTERM, which the runner turns
+    into it) checkpoints the last finished chunk before it propagates.
     """
+    if steps < 0:
+        raise ComplabError(f"'{name}' asks for {steps} steps; a fit needs steps >= 0")
+    source = as_data(data, batch_size, split)
+    points = _check_eval_at(eval_at, steps, name) if evaluate is not None else ()
     log_every = log_every or max(1, steps // 50)
-    k_data, k_step = rng.streams(key, "data", "step")
+    k_data, k_step, k_eval = rng.streams(rng.named(key, name), "data", "step", "eval")
     done = 0
     if checkpoint is not None and checkpoint.exists():
         state, done = load_checkpoint(checkpoint, state)
@@ -90,32 +185,36 @@ def fit(
             raise ComplabError(
                 f"checkpoint {checkpoint} holds {done} steps but the fit asks for {steps}; rerun with --force"
             )
+
+    def maybe_evaluate(t: int) -> None:
+        if t in points and on_eval is not None:
+            values = _evaluate(evaluate, jax.random.fold_in(k_eval, t), state)
+            on_eval(t, {k: np.asarray(v) for k, v in values.items()})
+
+    if done == 0:
+        maybe_evaluate(0)
     last_save = time.monotonic()
     try:
         while done < steps:
-            n = min(log_every, steps - done)
+            later = [t for t in points if t > done]
+            end = min(steps, (done // log_every + 1) * log_every, later[0] if later else steps)
             t0 = time.monotonic()
-            new_state, metrics, params_finite = train_chunk(learner, task, state, k_data, k_step, jnp.asarray(done),
-                                                            n, split, batch_size)
-            metrics = {k: np.asarray(v) for k, v in metrics.items()}
-            finite = np.isfinite(metrics["loss"])
-            if not finite.all():
-                bad = done + int(np.argmin(finite)) + 1
-                raise NaNLossError(
-                    f"the loss of '{name}' became {metrics['loss'][~finite][0]} at step {bad} and training stopped",
-                    step=bad,
-                )
+            new_state, metrics, bad, params_finite = train_chunk(learner, source, state, k_data, k_step,
+                                                                 jnp.asarray(done), jnp.asarray(end - done))
+            metrics = {k: float(v) for k, v in metrics.items()}
+            if int(bad):
+                raise NaNLossError(f"the loss of '{name}' became non-finite at step {int(bad)} and training stopped",
+                                   step=int(bad))
             if not bool(params_finite):  # the last update of the chunk broke the parameters
-                raise NaNLossError(
-                    f"the parameters of '{name}' became non-finite by step {done + n} and training stopped",
-                    step=done + n,
-                )
-            state, done = new_state, done + n
+                raise NaNLossError(f"the parameters of '{name}' became non-finite by step {end} and training stopped",
+                                   step=end)
+            state, done = new_state, end
+            maybe_evaluate(done)
             if checkpoint is not None and (done == steps or time.monotonic() - last_save >= checkpoint_s):
                 save_checkpoint(checkpoint, state, done)
                 last_save = time.monotonic()
             if on_chunk is not None:
-                on_chunk(done, {k: float(v.mean()) for k, v in metrics.items()}, time.monotonic() - t0)
+                on_chunk(done, metrics, time.monotonic() - t0)
     except KeyboardInterrupt:
         if checkpoint is not None and done > 0:
             save_checkpoint(checkpoint, state, done)  # Ctrl-C loses no finished chunk

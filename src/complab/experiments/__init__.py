@@ -9,11 +9,12 @@ import pkgutil
 
 from complab.errors import ComplabError
 
-_NOT_EXPERIMENTS = {"base"}
+_NOT_EXPERIMENTS = {"base"}  # and every `_`-prefixed helper module
 
 
 def ids() -> list[str]:
-    return sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name not in _NOT_EXPERIMENTS)
+    return sorted(m.name for m in pkgutil.iter_modules(__path__)
+                  if m.name not in _NOT_EXPERIMENTS and not m.name.startswith("_"))
 
 
 def load(experiment_id: str):

@@ -1,62 +1,49 @@
-"""Supervised learning by a gradient optimiser (Optax) on a task's loss.
+"""Supervised learning by a gradient optimizer (learners/optim.py) on a loss.
 
-The model is applied to each sequence with `jax.vmap`; the loss is the task's.
-The optimiser is Adam or AdamW with linear warmup then cosine decay to
-`final_lr_frac * lr` (1.0: constant after warmup), and optional global-norm clipping; weight decay (AdamW) is
-not applied to 1-D parameters (biases, norms, decay rates).
+The loss is `loss(model, batch) -> scalar` (for a sequence task,
+`per_example(task.loss)` applies the model to each sequence with `jax.vmap`), so
+the same learner trains a sequence model on a task and a committee machine on a
+stream of single samples.
 """
 
-from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import optax
+from jaxtyping import Array
 
-from complab.learners.base import AbstractLearner, State
-from complab.tasks.base import Batch
-
-
-@dataclass(frozen=True)
-class Config:
-    lr: float = 1e-3
-    steps: int = 1000  # for the schedule's length
-    warmup: int = 0
-    final_lr_frac: float = 1.0  # cosine decay to this fraction of lr; 1.0: constant
-    weight_decay: float = 0.0  # > 0: AdamW
-    clip: float = 0.0  # global-norm clip; 0: none
-    b1: float = 0.9
-    b2: float = 0.999
+from complab.learners import optim
+from complab.learners.base import AbstractLearner
 
 
-def optimizer(cfg: Config) -> optax.GradientTransformation:
-    schedule = optax.warmup_cosine_decay_schedule(
-        0.0, cfg.lr, cfg.warmup, max(cfg.steps, cfg.warmup + 1), end_value=cfg.final_lr_frac * cfg.lr
-    )
-    decay_mask = lambda params: jax.tree.map(lambda p: p.ndim > 1, params)  # noqa: E731
-    parts = [optax.clip_by_global_norm(cfg.clip)] if cfg.clip else []
-    parts.append(optax.adamw(schedule, cfg.b1, cfg.b2, weight_decay=cfg.weight_decay, mask=decay_mask))
-    return optax.chain(*parts)
+class State(eqx.Module):
+    model: Any
+    opt_state: Any
+    step: Array
+
+
+def per_example(task_loss: Callable) -> Callable:
+    """A task's `loss(pred, batch)` as a loss of the model: the model maps each example of `batch.x`."""
+    return lambda model, batch: task_loss(jax.vmap(model)(batch.x), batch)
 
 
 class Supervised(AbstractLearner):
-    cfg: Config = eqx.field(static=True)
+    cfg: optim.Config = eqx.field(static=True)
     loss: Callable
 
-    def init(self, key: jax.Array, model: eqx.Module) -> State:
+    def init(self, key: jax.Array, model: Any) -> State:
         del key
-        opt_state = optimizer(self.cfg).init(eqx.filter(model, eqx.is_inexact_array))
-        return State(model=model, opt_state=opt_state, step=jnp.zeros((), jnp.int32))
+        params = eqx.filter(model, eqx.is_inexact_array)
+        optim.check_groups(self.cfg.groups, params)
+        return State(model=model, opt_state=optim.optimizer(self.cfg).init(params), step=jnp.zeros((), jnp.int32))
 
-    def step(self, key: jax.Array, state: State, batch: Batch) -> tuple[State, dict]:
+    def params(self, state: State) -> Any:
+        return eqx.filter(state.model, eqx.is_inexact_array)
+
+    def step(self, key: jax.Array, state: State, batch: Any) -> tuple[State, dict]:
         del key
-
-        def objective(model):
-            return self.loss(jax.vmap(model)(batch.x), batch)
-
-        loss, grads = eqx.filter_value_and_grad(objective)(state.model)
-        params = eqx.filter(state.model, eqx.is_inexact_array)
-        updates, opt_state = optimizer(self.cfg).update(grads, state.opt_state, params)
+        loss, grads = eqx.filter_value_and_grad(self.loss)(state.model, batch)
+        updates, opt_state = optim.optimizer(self.cfg).update(grads, state.opt_state, self.params(state))
         model = eqx.apply_updates(state.model, updates)
         return State(model=model, opt_state=opt_state, step=state.step + 1), {"loss": loss}

@@ -2,21 +2,27 @@
 
 A model is an Equinox module built as `Model(cfg, *, key)` that maps one example
 (a sequence of tokens, shape [time, d_in]) to outputs [time, d_out]; batching is
-`jax.vmap` in the learner. `trace(x)` returns named intermediates
-("block0.mixer.out", ...) for probes.
+`jax.vmap` in the learner. `key` feeds whatever is random in a forward pass
+(dropout, randomized positions, sampling); None means deterministic (evaluation).
+`trace(x)` returns named intermediates ("block0.mixer.out", ...) for probes.
+
+Padded batches: a batch carries a `mask` of the positions that count (tasks/base.py).
+Causal models need nothing more (padding after a sequence cannot change its
+outputs); a non-causal model takes the mask or the lengths from the batch.
 """
 
 import abc
 
 import equinox as eqx
+import jax
 from jaxtyping import Array, Float
 
 
 class AbstractModel(eqx.Module):
     @abc.abstractmethod
-    def __call__(self, x: Float[Array, "time d_in"]) -> Float[Array, "time d_out"]:
+    def __call__(self, x: Float[Array, "time d_in"], *, key: jax.Array | None = None) -> Float[Array, "time d_out"]:
         """Outputs for every position of one sequence."""
 
     @abc.abstractmethod
-    def trace(self, x: Float[Array, "time d_in"]) -> dict[str, Array]:
+    def trace(self, x: Float[Array, "time d_in"], *, key: jax.Array | None = None) -> dict[str, Array]:
         """Named intermediates of the forward pass, the output included as "out"."""

@@ -42,7 +42,7 @@ class SequenceModel(AbstractModel):
         self.norms = [eqx.nn.LayerNorm(width) if cfg.norm else eqx.nn.Identity() for _ in k_mix]
         self.readout = eqx.nn.Linear(width, d_out, use_bias=False, key=k_out)
 
-    def trace(self, x: Float[Array, "time d_in"]) -> dict[str, Array]:
+    def trace(self, x: Float[Array, "time d_in"], *, key: jax.Array | None = None) -> dict[str, Array]:
         out = {}
         h = x if self.embed is None else jax.vmap(self.embed)(x)
         for i, (norm, mixer) in enumerate(zip(self.norms, self.mixers)):
@@ -52,5 +52,5 @@ class SequenceModel(AbstractModel):
         out["out"] = jax.vmap(self.readout)(h)
         return out
 
-    def __call__(self, x: Float[Array, "time d_in"]) -> Float[Array, "time d_out"]:
-        return self.trace(x)["out"]
+    def __call__(self, x: Float[Array, "time d_in"], *, key: jax.Array | None = None) -> Float[Array, "time d_out"]:
+        return self.trace(x, key=key)["out"]

@@ -28,3 +28,11 @@ def prune_by_lambda(rnn: GatedLinearRNN, low: float = 0.05, high: float = 0.95) 
 
 def pruned_fraction(rnn: GatedLinearRNN, low: float = 0.05, high: float = 0.95) -> float:
     return float(1.0 - jnp.mean(extreme_neurons(rnn, low, high)))
+
+
+def snap_lambdas(rnn: GatedLinearRNN, low: float = 0.05, high: float = 0.95) -> GatedLinearRNN:
+    """The same RNN with lambda <= low set to exactly 0 and lambda >= high to exactly 1
+    (the construction's perfect-forget and perfect-memory values); others unchanged."""
+    lam = rnn.lam
+    nu = jnp.where(lam >= high, -jnp.inf, jnp.where(lam <= low, jnp.inf, rnn.nu))
+    return eqx.tree_at(lambda r: r.nu, rnn, nu)

@@ -5,7 +5,9 @@ compositional tasks: arrays of held-out combination indices made from its own
 split seed). `sample` is final: it checks the split name and folds it into the key,
 so every split draws from its own stream and the test split never replays training
 batches whatever key the caller passes. Subclasses implement `generate`, which must
-be jittable and deterministic in the key, and `loss`.
+be jittable and deterministic in the key, `loss`, and may add the paper's metrics
+(`metrics`: accuracy, sequence accuracy, R^2 as the paper defines it). Splits are
+per instance (`splits` may be set in `__init__`, e.g. one per test length).
 """
 
 import abc
@@ -30,7 +32,7 @@ class Batch(eqx.Module):
 
 
 class AbstractTask(eqx.Module):
-    splits: eqx.AbstractClassVar[tuple[str, ...]]
+    splits: eqx.AbstractVar[tuple[str, ...]]
 
     def sample(self, key: jax.Array, split: str, batch_size: int) -> Batch:
         if split not in self.splits:
@@ -46,6 +48,10 @@ class AbstractTask(eqx.Module):
     @abc.abstractmethod
     def loss(self, pred: Float[Array, "batch time d_out"], batch: Batch) -> Float[Array, ""]:
         """The training loss of predictions on a batch (a scalar)."""
+
+    def metrics(self, pred: Float[Array, "batch time d_out"], batch: Batch) -> dict[str, Array]:
+        """The paper's metrics of predictions on a batch (scalars); tasks add their own."""
+        return {"loss": self.loss(pred, batch)}
 
     @property
     @abc.abstractmethod

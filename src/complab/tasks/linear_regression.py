@@ -15,6 +15,7 @@ linear self-attention / gradient-descent literature (von Oswald et al. 2023).
 
 from dataclasses import dataclass
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 
@@ -31,7 +32,7 @@ class Config:
 
 class LinearRegression(AbstractTask):
     cfg: Config
-    splits = ("train", "test")
+    splits: tuple[str, ...] = eqx.field(static=True)
 
     def __init__(self, cfg: Config):
         if cfg.dim < 1 or cfg.context < 1 or cfg.noise < 0:
@@ -40,6 +41,7 @@ class LinearRegression(AbstractTask):
                 f"context={cfg.context}, noise={cfg.noise}"
             )
         self.cfg = cfg
+        self.splits = ("train", "test")
 
     @property
     def dims(self) -> tuple[int, int]:
