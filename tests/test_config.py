@@ -73,3 +73,77 @@ class OtherInner:  # a variant with the same fields as Inner
 
 def test_hash_tells_variant_classes_apart():
     assert config.config_hash(Outer(train=Inner())) != config.config_hash(Outer(train=OtherInner()))
+
+
+# ---- the failures of the first spine, each a property now
+
+from typing import Literal  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from complab.learners import optim  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Rich:
+    groups: tuple[optim.Group, ...] = (optim.Group("w", 1.0), optim.Group("v", 0.5))
+    kind: Literal["adam", "sgd"] = "adam"
+    limit: int | None = None
+    pair: tuple[float, float] = (0.0, 1.0)
+    lr: float = 1e-3
+
+
+def test_tuples_of_configs_hash_and_override_by_index():
+    cfg = Rich()
+    config.config_hash(cfg)
+    new = config.override(cfg, {"groups.1.scale": "0.25"})
+    assert new.groups[1].scale == 0.25 and new.groups[0] == cfg.groups[0]
+    assert "groups.1.scale" in config.leaves(cfg)
+    with pytest.raises(ConfigError, match="unknown config key 'groups.2.scale'"):
+        config.override(cfg, {"groups.2.scale": "1"})
+
+
+def test_literals_optionals_and_fixed_tuples():
+    assert config.override(Rich(), {"kind": "sgd"}).kind == "sgd"
+    with pytest.raises(ConfigError, match="takes one of 'adam', 'sgd', not 'rmsprop'"):
+        config.override(Rich(), {"kind": "rmsprop"})
+    assert config.override(Rich(), {"limit": "7"}).limit == 7
+    assert config.override(Rich(limit=3), {"limit": "none"}).limit is None
+    with pytest.raises(ConfigError, match="takes int or none"):
+        config.override(Rich(), {"limit": "x"})
+    with pytest.raises(ConfigError, match="exactly 2 values"):
+        config.override(Rich(), {"pair": "1,2,3"})
+
+
+def test_values_are_coerced_before_hashing():
+    assert config.config_hash(Inner(lr=1)) == config.config_hash(Inner(lr=1.0))
+    assert config.config_hash(Inner(lr=np.float32(0.5), steps=np.int64(10))) == config.config_hash(Inner(lr=0.5))
+    assert type(config.normalize(Inner(lr=1)).lr) is float
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", float("nan"), "-inf"])
+def test_non_finite_values_are_refused(value):
+    with pytest.raises(ConfigError, match="must be a finite number"):
+        config.override(Outer(), {"train.lr": value})
+
+
+@pytest.mark.parametrize("key,value,fragment", [
+    ("lr", "-1", "lr must be > 0"),
+    ("lr", "0", "lr must be > 0"),
+    ("b1", "2", "b1 and b2 must be in [0, 1)"),
+    ("clip", "-1", "clip must be >= 0"),
+    ("warmup", "5000", "warmup must be in [0, steps=1000]"),
+])
+def test_components_refuse_out_of_range_values(key, value, fragment):
+    @dataclass(frozen=True)
+    class Exp:
+        train: optim.Config = optim.Config()
+
+    with pytest.raises(ConfigError) as e:
+        config.override(Exp(), {f"train.{key}": value})
+    assert fragment in str(e.value) and "'train'" in str(e.value)
+
+
+def test_hash_can_leave_out_the_cell_grid():
+    assert config.config_hash(Outer(neurons=(1, 2)), exclude=("neurons",)) == \
+        config.config_hash(Outer(neurons=(1, 2, 3)), exclude=("neurons",))

@@ -1,16 +1,21 @@
-"""The fit loop: resume gives the same state bit for bit, NaN stops with the step,
-corrupt checkpoints are refused with a sentence."""
+"""The fit loop: resume gives the same state bit for bit, one compilation per fit
+whatever the chunk lengths, keys from the fit's name, the three data sources,
+evaluation curves, NaN stops with the step, corrupt checkpoints are refused."""
+
+import logging
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from complab.errors import ComplabError, NaNLossError
-from complab.learners import supervised
+from complab.learners import optim, supervised
+from complab.learners.base import AbstractLearner
 from complab.models import sequence
 from complab.models.mixers import linear_attention
 from complab.tasks.linear_regression import Config, LinearRegression
-from complab.training import fit
+from complab.training import fit, linear_steps, log_steps
 
 TASK = LinearRegression(Config(dim=3, context=4))
 
@@ -18,7 +23,7 @@ TASK = LinearRegression(Config(dim=3, context=4))
 def _start(lr=1e-2):
     model = sequence.SequenceModel(sequence.Config(mixer=linear_attention.Config(init_scale=0.3)), 4, 1,
                                    key=jax.random.key(0))
-    learner = supervised.Supervised(supervised.Config(lr=lr, steps=60), TASK.loss)
+    learner = supervised.Supervised(optim.Config(lr=lr, steps=60), supervised.per_example(TASK.loss))
     return learner, learner.init(jax.random.key(0), model)
 
 
@@ -43,10 +48,77 @@ def test_resume_from_checkpoint_is_exact(tmp_path):
     assert calls == [] and all((a == b).all() for a, b in zip(_leaves(again), _leaves(straight)))
 
 
+def test_chunking_does_not_change_the_result():
+    learner, state0 = _start()
+    kw = dict(key=jax.random.key(5), batch_size=16, steps=37)
+    a = fit(learner, state0, TASK, log_every=5, **kw)
+    b = fit(learner, state0, TASK, log_every=37, eval_at=(1, 2, 3, 20), evaluate=lambda k, s: {}, **kw)
+    assert all((x == y).all() for x, y in zip(_leaves(a), _leaves(b)))
+
+
+def test_one_compilation_per_fit_whatever_the_chunk_lengths(caplog):
+    """The first spine compiled a program per distinct chunk length (and one-op programs from eager code)."""
+    learner, state0 = _start()
+    with jax.log_compiles(True), caplog.at_level(logging.WARNING):
+        fit(learner, state0, TASK, key=jax.random.key(9), steps=23, batch_size=8, log_every=4,
+            evaluate=lambda k, s: {"w": s.step}, eval_at=(0, 1, 2, 7, 23))
+    traced = [r.getMessage() for r in caplog.records if "train_chunk" in r.getMessage() and "tracing" in r.getMessage()]
+    assert len(traced) == 1, traced
+
+
+class Echo(AbstractLearner):
+    """Reports the batch it saw as its loss."""
+
+    def init(self, key, model):
+        return jnp.zeros(())
+
+    def params(self, state):
+        return state
+
+    def step(self, key, state, batch):
+        return state + 1, {"loss": batch if batch is not None else jax.random.normal(key)}
+
+
+def _losses(name, key, data=lambda k, t: jax.random.normal(k), steps=6):
+    seen = []
+    fit(Echo(), jnp.zeros(()), data, key=key, steps=steps, log_every=1, name=name,
+        on_chunk=lambda s, m, t: seen.append(m["loss"]))
+    return seen
+
+
+def test_fits_draw_their_keys_from_their_name():
+    k = jax.random.key(0)
+    assert _losses("a", k) == _losses("a", k)
+    assert _losses("a", k) != _losses("b", k)  # two fits of one run never replay each other's batches
+    assert _losses("a", k, data=None) != _losses("b", k, data=None)  # nor each other's step keys
+
+
+def test_data_function_sees_the_absolute_step():
+    assert _losses("a", jax.random.key(0), data=lambda k, t: t.astype(jnp.float32)) == [0, 1, 2, 3, 4, 5]
+
+
+def test_evaluation_curve_at_the_requested_steps():
+    learner, state0 = _start()
+    points = []
+    fit(learner, state0, TASK, key=jax.random.key(1), steps=40, batch_size=32, log_every=15,
+        evaluate=lambda k, s: {"step": s.step, "pair": jnp.stack([s.step, 2 * s.step])}, eval_at=(0, 3, 17, 40),
+        on_eval=lambda t, v: points.append((t, int(v["step"]), v["pair"].tolist())))
+    assert points == [(0, 0, [0, 0]), (3, 3, [3, 6]), (17, 17, [17, 34]), (40, 40, [40, 80])]
+    with pytest.raises(ComplabError, match=r"must lie in \[0, 40\]"):
+        fit(learner, state0, TASK, key=jax.random.key(1), steps=40, batch_size=4, evaluate=lambda k, s: {},
+            eval_at=(41,))
+
+
+def test_step_grids():
+    assert linear_steps(100, 5) == (0, 25, 50, 75, 100)
+    grid = log_steps(10_000, 9)
+    assert grid[0] == 0 and grid[1] == 1 and grid[-1] == 10_000 and list(grid) == sorted(set(grid))
+
+
 def test_training_lowers_the_loss():
     learner, state0 = _start()
     losses = []
-    fit(learner, state0, TASK, key=jax.random.key(1), steps=60, batch_size=64, log_every=10,
+    fit(learner, state0, TASK, key=jax.random.key(1), steps=200, batch_size=64, log_every=20,
         on_chunk=lambda step, m, s: losses.append(m["loss"]))
     assert losses[-1] < 0.8 * losses[0]
 
@@ -64,6 +136,31 @@ def test_non_finite_parameters_are_caught_even_when_the_loss_was_finite():
     with pytest.raises(NaNLossError, match="parameters of 'fit' became non-finite by step 1") as e:
         fit(learner, state0, TASK, key=jax.random.key(1), steps=1, batch_size=4, log_every=1)
     assert e.value.step == 1
+
+
+def test_optimizer_statistics_may_hold_inf():
+    """Only the learner's named parameters are checked: an inf in other state is legitimate."""
+
+    class Hoarder(Echo):
+        def init(self, key, model):
+            return (jnp.zeros(()), jnp.array(jnp.inf))
+
+        def params(self, state):
+            return state[0]
+
+        def step(self, key, state, batch):
+            return (state[0] + 1, state[1]), {"loss": state[0]}
+
+    final = fit(Hoarder(), Hoarder().init(None, None), None, key=jax.random.key(0), steps=3)
+    assert float(final[0]) == 3
+
+
+def test_a_task_needs_a_batch_size_and_a_known_split():
+    learner, state0 = _start()
+    with pytest.raises(ComplabError, match="needs a batch_size"):
+        fit(learner, state0, TASK, key=jax.random.key(1), steps=2)
+    with pytest.raises(ComplabError, match="has no split 'ood'"):
+        fit(learner, state0, TASK, key=jax.random.key(1), steps=2, batch_size=2, split="ood")
 
 
 def test_corrupt_checkpoint_is_refused(tmp_path):

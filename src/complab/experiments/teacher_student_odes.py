@@ -18,15 +18,19 @@ same times t = steps / N. The teacher of a seed is shared by all cells, and a K'
 first-layer and both-layer students start from the same weights.
 
 Checks:
-1. The ODE tracks the simulation (every cell and seed): before the plateau exit,
-   |ln eps_sim - ln eps_ode| <= 0.2 at every evaluation time t >= 1; and the exit
-   time agrees within 25%. The exit time is when the error crosses the geometric
-   mean of the ODE's error just before its steepest drop and the ODE's final error
-   (log-log interpolation), the same threshold for both curves. Both tolerances are
+1. The ODE tracks the simulation (every cell and seed) at every evaluation time
+   from t = 1 to the end: within 0.2 in ln eps, allowing a shift in time by up to
+   25% (a band: on the steep drops a small shift in time is a large one in error),
+   and the plateau exit times agree within 25%. The exit time is when the error
+   crosses the geometric mean of the ODE's error just before its steepest drop and
+   its final error (log-log interpolation), the same threshold for both curves. Both tolerances are
    our choice of "tracks" at N = 500 (finite-size fluctuations are O(1/sqrt N)).
-2. First layer only: the final error (seed mean) grows with K, strictly, in the
+2. The ablation of 1: the ODE with the second layer fixed, from the same initial
+   overlaps, does not track the simulation in which both layers learn (K = the
+   largest): the check of 1 can fail, and the v-equation matters.
+3. First layer only: the final error (seed mean) grows with K, strictly, in the
    simulation (and the ODE says the same).
-3. Both layers: the final error does not grow with K: at every K it is at most 1.25 x
+4. Both layers: the final error does not grow with K: at every K it is at most 1.25 x
    the error at the smallest K (simulation; the ODE shown beside it).
 
 Choices (the papers' exact values were not available to us): eta = eta_v = 0.5,
@@ -50,7 +54,7 @@ from complab.models.committee import CommitteeMachine
 from complab.theory import committee_odes as co
 from complab.training import log_steps
 
-LOG_TOLERANCE = 0.2  # |ln eps_sim - ln eps_ode| before the plateau exit
+LOG_TOLERANCE = 0.2  # |ln eps_sim - ln eps_ode|, up to a time shift of EXIT_TOLERANCE
 EXIT_TOLERANCE = 0.25  # relative difference of the exit times
 NO_GROWTH = 1.25  # "does not grow": at most 25% above the smallest student's error
 
@@ -138,16 +142,23 @@ def _crossing(t: np.ndarray, e: np.ndarray, level: float) -> float:
 
 
 def compare(t: np.ndarray, sim: np.ndarray, ode: np.ndarray) -> tuple[float, float, float]:
-    """(max |ln sim - ln ode| for 1 <= t < exit, the exit times of sim and ODE)."""
+    """(the band deviation from t = 1 on, the exit times of sim and ODE).
+
+    The band deviation of a simulated point (t, e) is the smallest |ln e - ln eps_ode(s)|
+    over times s within a factor 1 + EXIT_TOLERANCE of t (log-log interpolation of the
+    ODE): off the drops it is the error's deviation, on a drop (where a small shift in
+    time is a large one in error) it allows the same time shift as the exit check."""
     pos = t > 0
     t, sim, ode = t[pos], sim[pos], ode[pos]
-    drops = np.diff(np.log(ode)) / np.diff(np.log(t))
+    lt, lode = np.log(t), np.log(ode)
+    drops = np.diff(lode) / np.diff(lt)
     before = int(np.argmin(drops))  # the point just before the ODE's steepest drop
     level = np.sqrt(ode[before] * ode[-1])
     t_ode, t_sim = _crossing(t, ode, level), _crossing(t, sim, level)
-    window = (t >= 1) & (t < t_ode)
-    dev = float(np.max(np.abs(np.log(sim[window]) - np.log(ode[window])))) if window.any() else float("nan")
-    return dev, t_sim, t_ode
+    shift = np.log1p(EXIT_TOLERANCE) * np.linspace(-1, 1, 41)
+    devs = [np.min(np.abs(np.log(e) - np.interp(np.log(ti) + shift, lt, lode)))
+            for ti, e in zip(t, sim) if ti >= 1]
+    return (float(max(devs)) if devs else float("nan")), t_sim, t_ode
 
 
 def _curves(results: Results, seed: int, cell: dict, n: int):
@@ -172,6 +183,12 @@ def expect(results: Results, cfg: Config) -> list[Check]:
         return float(np.mean(vals))
 
     ks = sorted(cfg.ks)
+    # the ablation: the ODE of the other condition (same initial overlaps) must not track the simulation
+    crossed = {}
+    for seed in seeds:
+        t, sim_both, _ = _curves(results, seed, {"layers": "both", "k": ks[-1]}, cfg.inputs)
+        _, _, ode_first = _curves(results, seed, {"layers": "first", "k": ks[-1]}, cfg.inputs)
+        crossed[seed] = compare(t, sim_both, ode_first)[0]
     first_sim, first_ode = [final("first", k, "sim") for k in ks], [final("first", k, "ode") for k in ks]
     both_sim, both_ode = [final("both", k, "sim") for k in ks], [final("both", k, "ode") for k in ks]
     worst_dev = max(devs, key=lambda key: devs[key] if np.isfinite(devs[key]) else np.inf)
@@ -184,14 +201,18 @@ def expect(results: Results, cfg: Config) -> list[Check]:
         return f"seed {key[0]} {key[1]} K={key[2]}"
 
     return [
-        Check(f"the ODE tracks the simulated error: |ln eps_sim - ln eps_ode| <= {LOG_TOLERANCE} before the plateau "
-              f"exit (t >= 1) and the exit times within {EXIT_TOLERANCE:.0%}, in every cell and seed",
+        Check(f"the ODE tracks the simulated error from t = 1 on (within {LOG_TOLERANCE} in ln eps, up to a "
+              f"{EXIT_TOLERANCE:.0%} shift in time) and the plateau exit times agree within {EXIT_TOLERANCE:.0%}, "
+              "in every cell and seed",
               all(np.isfinite(d) and d <= LOG_TOLERANCE for d in devs.values())
               and all(np.isfinite(e) and abs(e) <= EXIT_TOLERANCE for e in exits.values()),
-              f"largest log deviation {devs[worst_dev]:.3f} ({name(worst_dev)}); largest exit-time difference "
+              f"largest band deviation {devs[worst_dev]:.3f} ({name(worst_dev)}); largest exit-time difference "
               f"{exits[worst_exit]:+.1%} ({name(worst_exit)}); per seed, K={ks[0]} first layer: log deviation "
               + per_seed({s: devs[(s, 'first', ks[0])] for s in seeds}, "{:.3f}") + ", exit "
               + per_seed({s: exits[(s, 'first', ks[0])] for s in seeds})),
+        Check(f"ablation: the fixed-second-layer ODE does not track the both-layers simulation (K={ks[-1]}, band "
+              f"deviation > {LOG_TOLERANCE})",
+              all(d > LOG_TOLERANCE for d in crossed.values()), f"band deviation {per_seed(crossed, '{:.3f}')}"),
         Check("first layer only, noisy teacher: the final error grows with K (simulation, seed mean)",
               all(b > a for a, b in zip(first_sim, first_sim[1:])),
               f"simulation {fmt(first_sim)}; ODE {fmt(first_ode)}"),
