@@ -6,7 +6,7 @@ import json
 import pytest
 
 from complab import api
-from complab.cli import main
+from complab.cli import _marked, main
 from complab.experiments.base import Check
 
 from .conftest import FLAGSHIP
@@ -22,7 +22,7 @@ def _error(capsys, argv, results):
 @pytest.mark.parametrize(
     "argv,fragment",
     [
-        (["run", "nope"], f"unknown experiment 'nope'; known experiments are: {FLAGSHIP}"),
+        (["run", "nope"], f"unknown experiment 'nope'; known experiments are: {FLAGSHIP}, guided_es"),
         (["show", "nope"], "unknown experiment 'nope'"),
         (["run", FLAGSHIP, "--tier", "huge"], f"unknown tier 'huge' for {FLAGSHIP}; tiers are: smoke, cpu, paper"),
         (["run", FLAGSHIP, "--set", "lsa.lrr=1"], "unknown config key 'lsa.lrr' (did you mean 'lsa.lr'?)"),
@@ -34,7 +34,11 @@ def _error(capsys, argv, results):
         (["run", FLAGSHIP, "--seeds", "-1"], "seeds must be integers in [0, 2^32)"),
         (["run", FLAGSHIP, "--set", "neurons=4,4"], "neurons must list at least two distinct positive counts"),
         (["run", FLAGSHIP, "--set", "neurons=8"], "neurons must list at least two distinct positive counts"),
-        (["run", FLAGSHIP, "--set", "batch_size=0"], "batch_size must be at least 1, got 0"),
+        (["run", FLAGSHIP, "--set", "batch_size=0"], "batch_size, eval_batch, construction_heads and "
+         "construction_len must be >= 1, got 0"),
+        (["run", FLAGSHIP, "--set", "lsa.lr=-1"], "in 'lsa': lr must be > 0, got -1.0"),
+        (["run", FLAGSHIP, "--set", "rnn.b1=2"], "in 'rnn': b1 and b2 must be in [0, 1), got 2.0"),
+        (["run", FLAGSHIP, "--set", "lsa.lr=nan"], "config key 'lsa.lr' must be a finite number"),
         (["run", FLAGSHIP, "--tier", "smoke", "--set", "task.dim=0"], "linear regression needs dim >= 1"),
     ],
 )
@@ -69,7 +73,7 @@ def test_list_show_results_report(capsys, smoke_results):
     assert "lsa.lr" in out and "Last verdict (smoke" in out
     assert main(["results", FLAGSHIP, "--format", "json", "--results", str(root)]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert any(r["model"] == "construction" and r["metric"] == "max_rel_error" for r in rows)
+    assert any(r["model"] == "lsa" and r["metric"] == "construction_error" for r in rows)
     assert main(["results", FLAGSHIP, "--format", "csv", "--results", str(root)]) == 0
     assert capsys.readouterr().out.startswith("tier,config_hash,seed,")
     assert main(["report", "--results", str(root)]) == 0
@@ -85,3 +89,21 @@ def test_check_flag_sets_the_exit_code(smoke_results, capsys, monkeypatch, passe
     assert main(["run", FLAGSHIP, "--check"]) == (0 if passed else 1)
     assert main(["run", FLAGSHIP]) == 0  # without --check a failed claim is not an error
     assert "measured: measured 1.0" in capsys.readouterr().out
+
+
+def test_a_failed_cell_is_reported_and_the_others_go_on(capsys, tmp_path):
+    code = main(["run", FLAGSHIP, "--tier", "smoke", "--set", "rnn.lr=1e30", "--results", str(tmp_path)])
+    captured = capsys.readouterr()
+    assert code == 2 and "Traceback" not in captured.err
+    assert "neurons=8: the loss of 'rnn' became non-finite at step" in captured.err
+    assert "the claim could not be evaluated" in captured.out
+    statuses = {(r.cell.get("model"), r.status) for r in api.Store(tmp_path).runs(FLAGSHIP)}
+    assert ("lsa", "done") in statuses and ("imitation", "done") in statuses and ("rnn", "failed") in statuses
+
+
+def test_a_verdict_made_with_overrides_is_marked(capsys, smoke_results, tmp_path):
+    root, _ = smoke_results
+    api.run(FLAGSHIP, tier="smoke", seeds=[0], overrides={"init_scale": "0.31"}, results=tmp_path)
+    verdict = api.last_verdicts(tmp_path)[FLAGSHIP]
+    assert _marked(verdict) == ", with overrides init_scale=0.31"
+    assert _marked(api.last_verdicts(root)[FLAGSHIP]) == ""  # the tier's own verdict

@@ -2,16 +2,21 @@
 and resume after a killed process ending with the same rows."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 
+from dataclasses import dataclass
+
+import jax.numpy as jnp
+import numpy as np
 import pytest
 from rich.console import Console
 
-from complab import runner, training
-from complab.errors import ComplabError
+from complab import experiments, runner, training
+from complab.experiments.base import Check, Experiment
 from complab.store import Store
 
 from .conftest import FLAGSHIP
@@ -36,12 +41,58 @@ def test_different_seeds_differ(smoke_results):
     assert other.rows != first.rows
 
 
-def test_nan_run_is_stored_as_failed(tmp_path):
-    with pytest.raises(ComplabError, match=r"became .* at step \d+.*stored as failed"):
-        runner.run(FLAGSHIP, tier="smoke", seeds=[0], overrides={"lsa.lr": 1e30}, results=tmp_path, console=QUIET)
-    (run,) = Store(tmp_path).runs(FLAGSHIP)
-    assert run.status == "failed" and run.failed_step is not None and "became" in run.error
-    assert Store(tmp_path).metrics(run)  # the training curve up to the failure is kept
+def test_nan_run_is_stored_as_failed_and_the_other_cells_go_on(tmp_path):
+    out = runner.run(FLAGSHIP, tier="smoke", seeds=[0], overrides={"lsa.lr": 1e30}, results=tmp_path, console=QUIET)
+    assert len(out.failures) == 1 and re.search(r"became non-finite at step \d+.*stored as failed", out.failures[0])
+    assert not out.passed and out.checks[0].name.startswith("the claim could not be evaluated")
+    runs = Store(tmp_path).runs(FLAGSHIP)
+    (lsa,) = [r for r in runs if r.cell == {"model": "lsa"}]
+    assert lsa.status == "failed" and lsa.failed_step is not None and "became" in lsa.error
+    assert Store(tmp_path).metrics(lsa)  # the training curve up to the failure is kept
+    assert all(r.status == "done" for r in runs if r is not lsa and r.id != lsa.id)
+
+
+def test_adding_a_cell_recomputes_nothing_else(smoke_results):
+    root, first = smoke_results
+    more = runner.run(FLAGSHIP, tier="smoke", seeds=[0], overrides={"neurons": "2,8,4"}, results=root, console=QUIET)
+    old = {r.id: r.ended for r in first.runs}
+    new = [r for r in more.runs if r.id not in old]
+    assert [r.cell for r in new] == [{"model": "rnn", "neurons": 4}]
+    assert all(old[r.id] == r.ended for r in more.runs if r.id in old)  # reused, untouched
+
+
+def test_curves_reach_expect(smoke_results):
+    _, out = smoke_results
+    steps, values = out.results.curve("test_loss", seed=0, model="lsa")
+    assert steps[0] == 0 and steps[-1] == out.config.lsa.steps and len(values) == len(steps) > 2
+
+
+def _fake(monkeypatch, run, x64=False):
+    exp = Experiment(id="fake", title="t", paper="p", claim="c", tiers={"smoke": Tiny(), "cpu": Tiny(),
+                     "paper": Tiny()}, run=run, expect=lambda res, cfg: [Check("c", True, "seed 0")],
+                     plot=lambda res, cfg: None, x64=x64)
+    monkeypatch.setattr(experiments, "load", lambda eid: exp)
+
+
+@dataclass(frozen=True)
+class Tiny:
+    n: int = 1
+
+
+def test_x64_is_asked_for_by_one_experiment_only(monkeypatch, tmp_path):
+    _fake(monkeypatch, lambda cfg, cell, key, ctx: [{"dtype": str(jnp.zeros(1).dtype)}], x64=True)
+    out = runner.run("fake", tier="smoke", seeds=[0], results=tmp_path, console=QUIET)
+    assert out.rows[0]["dtype"] == "float64" and jnp.zeros(1).dtype == jnp.float32
+
+
+def test_rows_hold_arrays_as_lists_and_a_bad_row_fails_the_run_not_the_store(monkeypatch, tmp_path):
+    _fake(monkeypatch, lambda cfg, cell, key, ctx: [{"v": jnp.arange(3), "s": np.float32(2)}])
+    out = runner.run("fake", tier="smoke", seeds=[0], results=tmp_path, console=QUIET)
+    assert out.rows == [{"seed": 0, "v": [0, 1, 2], "s": 2.0}]
+    _fake(monkeypatch, lambda cfg, cell, key, ctx: [{"v": object()}])
+    out = runner.run("fake", tier="smoke", seeds=[1], results=tmp_path, console=QUIET)
+    assert out.failures and "TypeError" in out.failures[0]
+    assert Store(tmp_path).find("fake", out.runs[0].config_hash, 1).status == "failed"  # not left "running"
 
 
 LONG = {"lsa.steps": "3000", "rnn.steps": "400"}
@@ -54,7 +105,8 @@ def straight_long(tmp_path_factory):
     return runner.run(FLAGSHIP, tier="smoke", seeds=[0], overrides=LONG, results=root, console=QUIET).rows
 
 
-@pytest.mark.parametrize("sig,status", [(signal.SIGKILL, "running"), (signal.SIGINT, "interrupted")])
+@pytest.mark.parametrize("sig,status", [(signal.SIGKILL, "running"), (signal.SIGINT, "interrupted"),
+                                        (signal.SIGTERM, "interrupted")])
 def test_resume_after_interruption_gives_the_same_rows(tmp_path, straight_long, sig, status, monkeypatch):
     sets = [arg for k, v in LONG.items() for arg in ("--set", f"{k}={v}")]
     cmd = [sys.executable, "-m", "complab.cli", "run", FLAGSHIP, "--tier", "smoke", *sets, "--checkpoint-s", "0",
@@ -63,22 +115,22 @@ def test_resume_after_interruption_gives_the_same_rows(tmp_path, straight_long, 
     ckpt = None
     deadline = time.monotonic() + 120
     while ckpt is None and time.monotonic() < deadline and proc.poll() is None:
-        found = list(tmp_path.glob("runs/*/*/seed0/lsa.eqx"))
+        found = list(tmp_path.glob("runs/*/*/model=lsa/seed0/lsa.eqx"))
         ckpt = found[0] if found else None
         time.sleep(0.05)
     assert ckpt is not None, "no checkpoint appeared before the run ended"
     os.kill(proc.pid, sig)
     _, err = proc.communicate(timeout=60)
     (run,) = Store(tmp_path).runs(FLAGSHIP)
-    assert run.status == status  # kill -9: nothing could mark it; Ctrl-C: marked interrupted
-    if sig == signal.SIGINT:
+    assert run.status == status  # kill -9: nothing could mark it; Ctrl-C and SIGTERM: marked interrupted
+    if sig != signal.SIGKILL:
         assert proc.returncode == 130 and "resumes from the last checkpoint" in err and "Traceback" not in err
     starts = []
     original = training.train_chunk
 
-    def recording(learner, task, state, k_data, k_step, start, *args):
+    def recording(learner, data, state, k_data, k_step, start, *args):
         starts.append(int(start))
-        return original(learner, task, state, k_data, k_step, start, *args)
+        return original(learner, data, state, k_data, k_step, start, *args)
 
     monkeypatch.setattr(training, "train_chunk", recording)
     resumed = runner.run(FLAGSHIP, tier="smoke", seeds=[0], overrides=LONG, results=tmp_path, console=QUIET)

@@ -52,3 +52,33 @@ def test_generalisation_error_matches_a_direct_estimate():
         direct = 0.5 * jnp.mean((phi - y) ** 2)
         theory = co.generalisation_error(w @ w.T / N, w @ ws.T / N, ws @ ws.T / N, v, vs)
         assert abs(float(direct) / float(theory) - 1) < 0.02
+
+
+def test_the_ode_predicts_a_small_simulation():
+    """Online SGD at N = 400 against the ODE from the same initial overlaps, up to t = 30
+    (the fall to the plateau); the ODE with the wrong learning rate does not match."""
+    from complab.experiments import teacher_student_odes as ts
+    from complab.learners import optim, supervised
+    from complab.models.committee import CommitteeMachine
+    from complab.training import fit
+
+    n, eta, times = 400, 0.5, (1, 3, 10, 30)
+    with jax.enable_x64(True):
+        teacher = CommitteeMachine(2, n, key=jax.random.key(0))
+        student = CommitteeMachine(2, n, key=jax.random.key(1), init_std=0.3)
+        learner = supervised.Supervised(optim.Config(kind="sgd", lr=eta, steps=1,
+                                                     groups=(optim.Group(r"\.v$", 0.0),)), ts._loss)
+        sim = []
+        fit(learner, learner.init(None, student), jax.tree_util.Partial(ts._sample, teacher, 0.0),
+            key=jax.random.key(2), steps=times[-1] * n,
+            evaluate=jax.tree_util.Partial(ts._order_parameters, teacher), eval_at=tuple(t * n for t in times),
+            on_eval=lambda t, v: sim.append(float(v["eg"])))
+        Q0, R0 = student.overlaps(teacher)
+        T = teacher.overlaps(teacher)[0]
+
+        def ode(rate):
+            return np.asarray(co.integrate(Q0, R0, student.v, T, teacher.v, eta=rate, eta_v=0.0, sigma=0.0,
+                                           times=jnp.asarray(times, float))[-1])
+
+        assert np.max(np.abs(np.log(sim) - np.log(ode(eta)))) < 0.1
+        assert np.max(np.abs(np.log(sim) - np.log(ode(2 * eta)))) > 0.3
