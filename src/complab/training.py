@@ -70,7 +70,8 @@ def as_data(data: Any, batch_size: int | None = None, split: str = "train") -> e
         if batch_size is None or batch_size < 1:
             raise ComplabError(f"training on {type(data).__name__} needs a batch_size >= 1, got {batch_size}")
         if split not in data.splits:
-            raise ComplabError(f"{type(data).__name__} has no split {split!r}; its splits are: {', '.join(data.splits)}")
+            raise ComplabError(f"{type(data).__name__} has no split {split!r}; its splits are: "
+                               f"{', '.join(data.splits)}")
         return TaskData(data, split, batch_size)
     if isinstance(data, (TaskData, FnData, NoData)):
         return data

@@ -50,7 +50,7 @@ def test_smoke_tier_runs_and_checks_evaluate(eid, tmp_path):
     out = runner.run(eid, tier="smoke", seeds=[0, 1], results=tmp_path, console=Console(quiet=True))
     assert not out.failures, out.failures
     assert out.checks and all(isinstance(c.passed, bool) and c.measured for c in out.checks)
-    assert all("seed 0" in c.measured and "seed 1" in c.measured for c in out.checks if "seed" in c.measured)
+    assert all("seed 1" in c.measured for c in out.checks if "seed 0" in c.measured)  # per-seed checks show all
     assert out.results.curves, "every experiment records curves over training"
     fig = out.experiment.plot(out.results, out.config)
     assert isinstance(fig, matplotlib.figure.Figure)

@@ -185,7 +185,7 @@ def expect(results: Results, cfg: Config) -> list[Check]:
     for obj in ("quadratic", "network"):
         best = {(s, m): _best(results, cfg, s, obj, m) for s in seeds for m in METHODS}
 
-        def show(i, fmt):
+        def show(i, fmt, best=best):
             return "; ".join(f"{m} " + per_seed({s: best[s, m][i] for s in seeds}, fmt) for m in METHODS)
 
         edge = sorted({f"{m} (seed {s})" for (s, m), b in best.items() if b[1] in (min(cfg.lrs), max(cfg.lrs))})

@@ -108,6 +108,9 @@ def _order_parameters(teacher: CommitteeMachine, key, state):
     return {"eg": co.generalisation_error(Q, R, T, student.v, teacher.v), "R": R, "v": student.v}
 
 
+_integrate = jax.jit(co.integrate)  # rates traced: one compilation per student size
+
+
 def run(cfg: Config, cell: dict, key: jax.Array, ctx) -> list[dict]:
     k, n = cell["k"], cfg.inputs
     k_teacher, k_student, k_train = rng.streams(key, "teacher", "student", "train")
@@ -124,8 +127,7 @@ def run(cfg: Config, cell: dict, key: jax.Array, ctx) -> list[dict]:
     Q0, R0 = student.overlaps(teacher)
     T = teacher.overlaps(teacher)[0]
     times = jnp.asarray(eval_at, float) / n
-    *_, eg = jax.jit(co.integrate, static_argnames=("eta", "eta_v", "sigma"))(
-        Q0, R0, student.v, T, teacher.v, eta=cfg.lr, eta_v=eta_v, sigma=cfg.noise, times=times)
+    *_, eg = _integrate(Q0, R0, student.v, T, teacher.v, eta=cfg.lr, eta_v=eta_v, sigma=cfg.noise, times=times)
     return [{"metric": "ode_t", "value": np.asarray(times).tolist()},
             {"metric": "ode_eg", "value": np.asarray(eg).tolist()}]
 

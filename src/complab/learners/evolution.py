@@ -109,7 +109,7 @@ class Guided:
         alpha = jnp.where(has, self.alpha, 1.0)
         full = jax.random.normal(k_full, (self.pairs, x.size))
         sub = jax.random.normal(k_sub, (self.pairs, 1))
-        u = jnp.sqrt(alpha / x.size) * full + jnp.sqrt(1 - alpha) * sub * s
+        u = jnp.sqrt(alpha / x.size) * full + jnp.sqrt(1 - alpha) * sub * s[None, :]
         return _deltas(f, x, self.sigma, u) @ u / self.pairs
 
 
