@@ -77,13 +77,8 @@ class Antithetic:
 
 
 @dataclass(frozen=True)
-class PastDirection:
-    pairs: int = 10  # P, the surrogate direction included
-    sigma: float = 0.01
-
-    def __post_init__(self):
-        require(self.pairs >= 1 and self.sigma > 0, f"pairs must be >= 1 and sigma > 0, got {self.pairs}, "
-                f"{self.sigma}")
+class PastDirection(Antithetic):
+    """P directions, the surrogate's included (the fields and their checks are Antithetic's)."""
 
     def estimate(self, key, f, x, surrogate):
         z = jax.random.normal(key, (x.size, self.pairs))
