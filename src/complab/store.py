@@ -8,7 +8,7 @@ stored survives a crash; a run interrupted while "running" is picked up again by
 the next `begin`, and its checkpoints let training resume.
 
 Leases: `begin` claims a run inside one write transaction under a random owner
-token; the holder's heartbeat (`heartbeat`, every few seconds from the runner)
+token; the holder's heartbeat (the runner's `Heartbeat` thread, every few seconds)
 keeps the lease. Another process may take a run over once the heartbeat is older
 than `LEASE_S`, or at once when the holder was a process on this machine that is
 gone (a killed run resumes without waiting).
@@ -127,8 +127,7 @@ class Store:
             self.root.mkdir(parents=True, exist_ok=True)
             with tempfile.NamedTemporaryFile(dir=self.root):
                 pass
-            self.db = sqlite3.connect(self.root / "complab.db", timeout=60, isolation_level=None,
-                                      check_same_thread=False)
+            self.db = sqlite3.connect(self.root / "complab.db", timeout=60, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across crashes of the process
             self._open_schema()
@@ -218,10 +217,6 @@ class Store:
                     self.db.execute("DELETE FROM metrics WHERE run_id=?", (existing.id,))
                     self.db.execute("DELETE FROM curves WHERE run_id=?", (existing.id,))
         return self.find(experiment, config_hash, seed, cell)
-
-    def heartbeat(self, run: Run) -> None:
-        """Renew this process's lease on a running run."""
-        self.db.execute("UPDATE runs SET heartbeat=? WHERE id=? AND owner=?", (time.time(), run.id, self.owner))
 
     def clear_checkpoints(self, run: Run) -> None:
         """Delete a run's checkpoints so that it trains from scratch (for --force)."""
