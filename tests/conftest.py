@@ -12,6 +12,7 @@ FLAGSHIP = "gated_rnn_discovers_attention"
 # No silent rank broadcasting, as in Equinox's own tests. (Strict dtype promotion is
 # not set: Optax's Adam mixes Python floats with int32 step counts.)
 jax.config.update("jax_numpy_rank_promotion", "raise")
+runner.enable_compilation_cache()  # shared by the xdist workers: what one compiled, the other loads
 
 
 @pytest.fixture(scope="session")

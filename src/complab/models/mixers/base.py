@@ -41,3 +41,17 @@ class AbstractMixer(eqx.Module):
         """Step form over a whole sequence (the reference the parallel form must match)."""
         _, y = jax.lax.scan(lambda s, x_t: self.step(s, x_t), self.init_state(), x)
         return y
+
+
+def head_projections(key: jax.Array, heads: int, key_size: int, value_size: int, dim: int,
+                     scale: float = 1.0) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+    """Per-head query, key and value maps [heads, size, dim] and the output map
+    [dim, heads * value_size], each ~ N(0, scale^2 / fan_in): the attention-like mixers' weights."""
+    kq, kk, kv, ko = jax.random.split(key, 4)
+    return (normal_init(kq, (heads, key_size, dim), dim, scale), normal_init(kk, (heads, key_size, dim), dim, scale),
+            normal_init(kv, (heads, value_size, dim), dim, scale),
+            normal_init(ko, (dim, heads * value_size), heads * value_size, scale))
+
+
+def per_head(w: Float[Array, "heads size dim"], x: Float[Array, "time dim"]) -> Float[Array, "heads time size"]:
+    return jnp.einsum("hkd,td->htk", w, x)

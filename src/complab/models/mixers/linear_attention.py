@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from complab.models.mixers.base import AbstractMixer, normal_init
+from complab.models.mixers.base import AbstractMixer, head_projections
 
 
 @dataclass(frozen=True)
@@ -38,11 +38,7 @@ class LinearSelfAttention(AbstractMixer):
 
     def __init__(self, cfg: Config, dim: int, *, key: jax.Array):
         dk, dv = cfg.key_size or dim, cfg.value_size or dim
-        kq, kk, kv, ko = jax.random.split(key, 4)
-        self.w_q = normal_init(kq, (cfg.heads, dk, dim), dim, cfg.init_scale)
-        self.w_k = normal_init(kk, (cfg.heads, dk, dim), dim, cfg.init_scale)
-        self.w_v = normal_init(kv, (cfg.heads, dv, dim), dim, cfg.init_scale)
-        self.w_o = normal_init(ko, (dim, cfg.heads * dv), cfg.heads * dv, cfg.init_scale)
+        self.w_q, self.w_k, self.w_v, self.w_o = head_projections(key, cfg.heads, dk, dv, dim, cfg.init_scale)
 
     def __call__(self, x: Float[Array, "time dim"]) -> Float[Array, "time dim"]:
         return self.trace(x)["out"]
