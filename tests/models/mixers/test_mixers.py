@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from complab.models.mixers import delta_net, gated_rnn, linear_attention, linear_transformer
+from complab.models.mixers import delta_net, gated_rnn, linear_attention, linear_transformer, lru
 
 MIXERS = [
     linear_attention.Config(),
@@ -16,6 +16,8 @@ MIXERS = [
     linear_transformer.Config(heads=2, key_size=3, value_size=2, normalise=True),
     delta_net.Config(),
     delta_net.Config(heads=2, key_size=3, value_size=4),
+    lru.Config(state=6),
+    lru.Config(state=3, r_min=0.9, r_max=0.999, max_phase=0.314),
 ]
 
 
