@@ -5,7 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from complab.models.mixers import delta_net, gated_rnn, linear_attention, linear_transformer, lru
+from complab.models.mixers import (delta_net, elstm, gated_rnn, linear_attention, linear_transformer, lru, lstm,
+                                   recurrent_delta, srwm)
 
 MIXERS = [
     linear_attention.Config(),
@@ -19,6 +20,9 @@ MIXERS = [
     lru.Config(state=6),
     lru.Config(state=3, r_min=0.9, r_max=0.999, max_phase=0.314),
 ]
+# no parallel form (their state feeds back nonlinearly): causality and traces only
+RECURRENT_ONLY = [lstm.Config(hidden=5), elstm.Config(hidden=4), recurrent_delta.Config(),
+                  recurrent_delta.Config(heads=2, head_size=2), srwm.Config()]
 
 
 @pytest.mark.parametrize("cfg", MIXERS, ids=lambda c: repr(c))
@@ -50,20 +54,20 @@ def test_parallel_and_recurrent_gradients_agree(cfg, dim, time):
         np.testing.assert_allclose(a / scale, b / scale, atol=1e-5)
 
 
-@pytest.mark.parametrize("cfg", MIXERS, ids=lambda c: repr(c))
+@pytest.mark.parametrize("cfg", MIXERS + RECURRENT_ONLY, ids=lambda c: repr(c))
 def test_causal_by_gradients(cfg):
-    mixer = cfg.build(3, key=jax.random.key(2))
-    x = jax.random.normal(jax.random.key(3), (8, 3))
+    mixer = cfg.build(4, key=jax.random.key(2))
+    x = jax.random.normal(jax.random.key(3), (8, 4))
     t = 4
     grad = jax.jit(jax.grad(lambda m, x: m(x)[t].sum(), argnums=1))(mixer, x)
     assert float(jnp.abs(grad[t + 1 :]).max()) == 0.0  # the future does not leak
     assert float(jnp.abs(grad[: t + 1]).max()) > 0.0  # the past is used
 
 
-@pytest.mark.parametrize("cfg", MIXERS, ids=lambda c: repr(c))
+@pytest.mark.parametrize("cfg", MIXERS + RECURRENT_ONLY, ids=lambda c: repr(c))
 def test_trace_names_the_output_and_intermediates(cfg):
-    mixer = cfg.build(3, key=jax.random.key(4))
-    x = jax.random.normal(jax.random.key(5), (6, 3))
+    mixer = cfg.build(4, key=jax.random.key(4))
+    x = jax.random.normal(jax.random.key(5), (6, 4))
     tr = mixer.trace(x)
-    np.testing.assert_array_equal(tr["out"], mixer(x))
+    np.testing.assert_allclose(tr["out"], mixer(x), rtol=1e-6, atol=1e-6)
     assert len(tr) >= 2  # each mixer exposes something beyond its output

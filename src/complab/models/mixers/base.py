@@ -55,3 +55,21 @@ def head_projections(key: jax.Array, heads: int, key_size: int, value_size: int,
 
 def per_head(w: Float[Array, "heads size dim"], x: Float[Array, "time dim"]) -> Float[Array, "heads time size"]:
     return jnp.einsum("hkd,td->htk", w, x)
+
+
+class AbstractRecurrentMixer(AbstractMixer):
+    """A mixer with no parallel form (its state feeds back nonlinearly): `__call__`
+    runs the step form. Tests check its causality, not parallel == recurrent."""
+
+    def __call__(self, x: Float[Array, "time dim"]) -> Float[Array, "time dim"]:
+        return self.recurrent(x)
+
+    def trace(self, x: Float[Array, "time dim"]) -> dict[str, Array]:
+        """The state after every step (`state0`, `state1`, ... for its leaves) and the output."""
+
+        def body(state, x_t):
+            state, y = self.step(state, x_t)
+            return state, (state, y)
+
+        _, (states, y) = jax.lax.scan(body, self.init_state(), x)
+        return {**{f"state{i}": s for i, s in enumerate(jax.tree.leaves(states))}, "out": y}
