@@ -34,8 +34,9 @@ def _error(capsys, argv, results):
         (["run", FLAGSHIP, "--seeds", "-1"], "seeds must be integers in [0, 2^32)"),
         (["run", FLAGSHIP, "--set", "neurons=4,4"], "neurons must list at least two distinct positive counts"),
         (["run", FLAGSHIP, "--set", "neurons=8"], "neurons must list at least two distinct positive counts"),
-        (["run", FLAGSHIP, "--set", "batch_size=0"], "batch_size, eval_batch, construction_heads and "
-         "construction_len must be >= 1, got 0"),
+        (["run", FLAGSHIP, "--set", "batch_size=0"], "batch_size, construction_heads and construction_len must be "
+         ">= 1, got 0"),
+        (["run", FLAGSHIP, "--set", "eval_batch=3"], "eval_batch must be >= 4"),
         (["run", FLAGSHIP, "--set", "lsa.lr=-1"], "in 'lsa': lr must be > 0, got -1.0"),
         (["run", FLAGSHIP, "--set", "rnn.b1=2"], "in 'rnn': b1 and b2 must be in [0, 1), got 2.0"),
         (["run", FLAGSHIP, "--set", "lsa.lr=nan"], "config key 'lsa.lr' must be a finite number"),

@@ -118,6 +118,7 @@ def test_literals_optionals_and_fixed_tuples():
 def test_values_are_coerced_before_hashing():
     assert config.config_hash(Inner(lr=1)) == config.config_hash(Inner(lr=1.0))
     assert config.config_hash(Inner(lr=np.float32(0.5), steps=np.int64(10))) == config.config_hash(Inner(lr=0.5))
+    assert config.config_hash(Inner(lr=np.float32(0.1))) == config.config_hash(Inner(lr=0.1))
     assert type(config.normalize(Inner(lr=1)).lr) is float
 
 

@@ -123,7 +123,8 @@ def _scalar(key: str, tp: Any, raw: Any) -> Any:
     elif tp is float:
         if isinstance(raw, bool) or not isinstance(raw, numbers.Real):
             raise wrong
-        value = float(raw)
+        # a NumPy float32 0.1 means 0.1 (its shortest repr), not 0.10000000149
+        value = float(str(raw)) if isinstance(raw, np.floating) else float(raw)
     elif tp is str or not isinstance(raw, tp):
         raise wrong
     else:

@@ -3,7 +3,8 @@ one figure and the claim checks of every experiment, read from the
 store (<results>/report.md and <results>/figures/<id>.png).
 
 For each experiment, the report takes the most recently finished configuration
-(tier and config hash, with the config of its latest run), the finished runs of
+that is a tier's own (one made with `--set` overrides only when there is none, and
+then marked), the finished runs of
 that configuration's cells over all their seeds, evaluates the experiment's
 `expect` on their rows and curves and draws its `plot`, so the report always shows
 the numbers it was made from. No backend is forced (matplotlib picks Agg where
@@ -19,16 +20,20 @@ from complab.experiments.base import Results
 from complab.store import Run, Store, cell_key
 
 
-def latest_group(store: Store, exp) -> tuple[str, str, object, list[Run]] | None:
-    """(tier, config hash, config, finished runs of its cells) of the configuration finished most recently."""
-    done = [r for r in store.runs(exp.id) if r.status == "done"]
+def latest_group(store: Store, exp) -> tuple[str, str, object, list[Run], bool] | None:
+    """(tier, config hash, config, finished runs of its cells, overridden) of the configuration
+    to report: the most recently finished one that is a tier's own (no overrides), else
+    the most recently finished one, flagged as overridden."""
+    done = [r for r in store.runs(exp.id) if r.status == "done" and r.tier in exp.tiers]
     if not done:
         return None
-    last = max(done, key=lambda r: r.ended or 0)
+    own = {t: cfgs.config_hash(c, exclude=exp.grid) for t, c in exp.tiers.items()}
+    canonical = [r for r in done if own[r.tier] == r.config_hash]
+    last = max(canonical or done, key=lambda r: r.ended or 0)
     cfg = cfgs.override(exp.tiers[last.tier], cfgs.flatten(last.config))
     cells = {cell_key(c) for c in exp.cell_list(cfg)}
     group = [r for r in done if r.config_hash == last.config_hash and cell_key(r.cell) in cells]
-    return last.tier, last.config_hash, cfg, sorted(group, key=lambda r: (r.seed, r.id))
+    return last.tier, last.config_hash, cfg, sorted(group, key=lambda r: (r.seed, r.id)), not canonical
 
 
 def write(experiment_ids: list[str] | None = None, results: str | Path | None = None) -> Path:
@@ -62,7 +67,7 @@ def _section(store: Store, exp, figdir: Path) -> tuple[str, list[str]]:
     group = latest_group(store, exp)
     if group is None:
         return f"| `{exp.id}` | - | - | not run |", []
-    tier, chash, cfg, runs = group
+    tier, chash, cfg, runs, overridden = group
     results = Results(store.rows(runs), store.curves(runs))
     checks = list(exp.expect(results, cfg))
     verdict = "holds" if all(c.passed for c in checks) else "does not hold"
@@ -71,6 +76,8 @@ def _section(store: Store, exp, figdir: Path) -> tuple[str, list[str]]:
     fig.savefig(figdir / f"{exp.id}.png", dpi=120)
     plt.close(fig)
     wall = sum(r.wall_s or 0 for r in runs)
+    if overridden:
+        verdict += " (config overridden, not the tier's own)"
     return f"| [`{exp.id}`](#{exp.id}) | {tier} | {seeds} | {verdict} |", [
         f"## {exp.id}", "", f"**{exp.title}** — {exp.paper}", "", f"Claim: {exp.claim}", "",
         f"Tier `{tier}`, config `{chash}`, seeds {seeds}, {wall:.0f} s of compute, "

@@ -97,9 +97,11 @@ class Heartbeat:
         db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
         try:
             while not self.stop.wait(HEARTBEAT_S):
-                db.execute("UPDATE runs SET heartbeat=? WHERE id=? AND owner=?", (time.time(), self.run_id, self.owner))
-        except sqlite3.Error:
-            pass  # a missed beat only shortens the lease
+                try:
+                    db.execute("UPDATE runs SET heartbeat=? WHERE id=? AND owner=?",
+                               (time.time(), self.run_id, self.owner))
+                except sqlite3.Error:
+                    pass  # a busy database: the next beat renews the lease (LEASE_S spans several beats)
         finally:
             db.close()
 
@@ -260,7 +262,8 @@ def run(experiment_id: str, tier: str = "cpu", seeds: list[int] | tuple[int, ...
         done = [r for r in runs if r.status == "done"]
         res = Results(store.rows(done), store.curves(done), failures)
         checks = evaluate_claim(exp, res, cfg)
-        store.save_verdict(exp.id, tier, cfgs.config_hash(cfg), list(seeds), [c.to_dict() for c in checks],
+        store.save_verdict(exp.id, tier, cfgs.config_hash(cfg, exclude=exp.grid), list(seeds),
+                           [c.to_dict() for c in checks],
                            {k: str(v) for k, v in (overrides or {}).items()})
     finally:
         store.close()
@@ -291,13 +294,20 @@ def _run_all(exp, cfg, tier: str, seeds: list[int], store: Store, force: bool, c
                 console.print(f"{what}: reusing the finished run ({existing.wall_s:.1f} s{other}; --force recomputes)")
                 runs.append(existing)
                 continue
+            try:
+                run_ = store.begin(exp.id, tier, cdict, chash, seed, meta, fresh=force, cell=cell)
+            except ComplabError as e:  # held by a live process elsewhere: the other cells go on
+                failures.append(f"{what}: {e}")
+                console.print(f"[red]{what} skipped[/red]: {e}")
+                continue
+            if run_.status == "done":  # another process finished it meanwhile
+                runs.append(run_)
+                continue
             if existing and force:
-                store.clear_checkpoints(existing)  # its stored rows stay until the new ones replace them
+                store.clear_checkpoints(run_)  # now that it is ours; its stored rows stay until replaced
             elif existing:
                 console.print(f"{what}: resuming the {existing.status} run from its checkpoints")
-            run_ = store.begin(exp.id, tier, cdict, chash, seed, meta, fresh=force, cell=cell)
-            ctx = Context(store, run_, progress, console, checkpoint_s, overall)
-            run_, error = _run_one(exp, cfg, cell, seed, store, run_, ctx)
+            run_, error = _run_one(exp, cfg, cell, seed, store, run_, progress, console, checkpoint_s, overall)
             runs.append(run_)
             if error:
                 failures.append(f"{what}: {error}")
@@ -305,10 +315,12 @@ def _run_all(exp, cfg, tier: str, seeds: list[int], store: Store, force: bool, c
     return runs, failures
 
 
-def _run_one(exp, cfg, cell: dict, seed: int, store: Store, run_: Run, ctx: Context) -> tuple[Run, str | None]:
+def _run_one(exp, cfg, cell: dict, seed: int, store: Store, run_: Run, progress: Progress, console: Console,
+             checkpoint_s: float, overall: TaskID | None) -> tuple[Run, str | None]:
     """One (cell, seed) run: (its stored record, None) or (record, the sentence saying why it failed)."""
     t0, beat, error = time.monotonic(), Heartbeat(store, run_), None
     try:
+        ctx = Context(store, run_, progress, console, checkpoint_s, overall)
         with jax.enable_x64(exp.x64):
             rows = exp.run(cfg, cell, rng.root_key(seed), ctx)
             rows = [{k: _plain(v) for k, v in r.items()} for r in rows]
@@ -327,7 +339,7 @@ def _run_one(exp, cfg, cell: dict, seed: int, store: Store, run_: Run, ctx: Cont
     except Exception as e:  # a bug: recorded with its traceback, and the other runs go on
         error = f"{type(e).__name__}: {e}"
         store.fail(run_, "failed", error + "\n" + traceback.format_exc(), None, time.monotonic() - t0)
-        ctx.console.print_exception()
+        console.print_exception()
     finally:
         beat.close()
     return store.find(run_.experiment, run_.config_hash, seed, cell), error

@@ -8,8 +8,8 @@ stored survives a crash; a run interrupted while "running" is picked up again by
 the next `begin`, and its checkpoints let training resume.
 
 Leases: `begin` claims a run inside one write transaction under a random owner
-token; the holder's heartbeat (the runner's `Heartbeat` thread, every few seconds)
-keeps the lease. Another process may take a run over once the heartbeat is older
+token; the holder's heartbeat (the runner's `Heartbeat` thread, every 15 s) keeps
+the lease, and only the holder can finish or fail the run. Another process may take a run over once the heartbeat is older
 than `LEASE_S`, or at once when the holder was a process on this machine that is
 gone (a killed run resumes without waiting).
 
@@ -139,7 +139,9 @@ class Store:
         self.db.row_factory = sqlite3.Row
 
     def _open_schema(self) -> None:
-        with self.tx():
+        if self.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+            return  # nothing to write: concurrent openers do not contend
+        with self.tx(immediate=True):
             version = self.db.execute("PRAGMA user_version").fetchone()[0]
             has_runs = self.db.execute("SELECT 1 FROM sqlite_master WHERE name='runs'").fetchone() is not None
             if version > SCHEMA_VERSION:
@@ -186,7 +188,8 @@ class Store:
         (checkpoints, metrics and rows kept until `finish` replaces the rows).
         `fresh` (for --force) restarts its wall-time count and clears its metrics
         and curves; otherwise `wall_s` adds up over the sessions that ended in
-        `finish` or `fail` (a killed session's time is not known)."""
+        `finish` or `fail` (a killed session's time is not known), and a run that
+        another process finished meanwhile is returned as it is, unclaimed."""
         now, me = time.time(), (os.getpid(), socket.gethostname(), self.owner, time.time())
         cell = cell or {}
         with self.tx(immediate=True):  # one claimant at a time, across processes
@@ -199,6 +202,8 @@ class Store:
                     (experiment, tier, config_hash, cell_key(cell), json.dumps(config), seed, now,
                      meta["code_version"], json.dumps(meta["versions"]), meta["device"], *me),
                 )
+            elif existing.status == "done" and not fresh:
+                return existing
             elif _held_elsewhere(existing, self.owner):
                 where = f"process {existing.pid} on {existing.host}"
                 raise ComplabError(
@@ -232,20 +237,22 @@ class Store:
     def finish(self, run: Run, rows: list[dict], wall_s: float) -> None:
         """Store the final rows (which must be JSON: plain numbers, strings, lists) and mark the run done."""
         data = [json.dumps(r, allow_nan=True) for r in rows]  # raises before anything is written
-        with self.tx():
+        with self.tx(immediate=True):
+            done = self.db.execute(
+                "UPDATE runs SET status='done', ended=?, wall_s=COALESCE(wall_s, 0) + ?, owner=NULL"
+                " WHERE id=? AND owner=?", (time.time(), wall_s, run.id, self.owner))
+            if done.rowcount != 1:
+                raise ComplabError(f"{run.experiment} {_describe(run.cell)}seed {run.seed} was taken over by another "
+                                   "process (this one's lease had expired); its results are the other's to store")
             self.db.execute("DELETE FROM rows WHERE run_id=?", (run.id,))
             self.db.executemany("INSERT INTO rows (run_id, idx, data) VALUES (?, ?, ?)",
                                 [(run.id, i, d) for i, d in enumerate(data)])
-            self.db.execute(
-                "UPDATE runs SET status='done', ended=?, wall_s=COALESCE(wall_s, 0) + ?, owner=NULL WHERE id=?",
-                (time.time(), wall_s, run.id),
-            )
 
     def fail(self, run: Run, status: str, error: str, step: int | None, wall_s: float) -> None:
         self.db.execute(
             "UPDATE runs SET status=?, error=?, failed_step=?, ended=?, wall_s=COALESCE(wall_s, 0) + ?, owner=NULL"
-            " WHERE id=?",
-            (status, error, step, time.time(), wall_s, run.id),
+            " WHERE id=? AND owner=?",
+            (status, error, step, time.time(), wall_s, run.id, self.owner),
         )
 
     def runs(self, experiment: str | None = None) -> list[Run]:
@@ -305,10 +312,12 @@ class Store:
         )
 
     def last_verdict(self, experiment: str) -> dict | None:
-        """The most recent verdict made without overrides (a tier's canonical verdict);
-        failing that, the most recent one, whose `overrides` then say what was changed."""
+        """The verdict to show: made without overrides (a tier's canonical verdict) before
+        one made with them (whose `overrides` then say what was changed), of the
+        highest tier run (paper, cpu, smoke), the most recent."""
         row = self.db.execute(
-            "SELECT * FROM verdicts WHERE experiment=? ORDER BY overrides != '{}', id DESC LIMIT 1", (experiment,)
+            "SELECT * FROM verdicts WHERE experiment=? ORDER BY overrides != '{}',"
+            " CASE tier WHEN 'paper' THEN 0 WHEN 'cpu' THEN 1 ELSE 2 END, id DESC LIMIT 1", (experiment,)
         ).fetchone()
         if row is None:
             return None

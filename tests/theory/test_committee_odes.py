@@ -54,9 +54,12 @@ def test_generalisation_error_matches_a_direct_estimate():
         assert abs(float(direct) / float(theory) - 1) < 0.02
 
 
-def test_the_ode_predicts_a_small_simulation():
+@pytest.mark.parametrize("eta_v,sigma", [(0.0, 0.0), (0.5, 0.3)])
+def test_the_ode_predicts_a_small_simulation(eta_v, sigma):
     """Online SGD at N = 400 against the ODE from the same initial overlaps, up to t = 30
-    (the fall to the plateau); the ODE with the wrong learning rate does not match."""
+    (the fall to the plateau), with the second layer fixed and noise-free, and with it
+    learning from a noisy teacher (the v equation and the sigma^2 J2 term); the ODE with
+    the wrong learning rate does not match."""
     from complab.experiments import teacher_student_odes as ts
     from complab.learners import optim, supervised
     from complab.models.committee import CommitteeMachine
@@ -66,19 +69,21 @@ def test_the_ode_predicts_a_small_simulation():
     with jax.enable_x64(True):
         teacher = CommitteeMachine(2, n, key=jax.random.key(0))
         student = CommitteeMachine(2, n, key=jax.random.key(1), init_std=0.3)
-        learner = supervised.Supervised(optim.Config(kind="sgd", lr=eta, steps=1,
-                                                     groups=(optim.Group(r"\.v$", 0.0),)), ts._loss)
+        group = optim.Group(r"\.v$", eta_v / (eta * n))
+        learner = supervised.Supervised(optim.Config(kind="sgd", lr=eta, steps=1, groups=(group,)), ts._loss)
         sim = []
-        fit(learner, learner.init(None, student), jax.tree_util.Partial(ts._sample, teacher, 0.0),
+        fit(learner, learner.init(None, student), jax.tree_util.Partial(ts._sample, teacher, sigma),
             key=jax.random.key(2), steps=times[-1] * n,
             evaluate=jax.tree_util.Partial(ts._order_parameters, teacher), eval_at=tuple(t * n for t in times),
             on_eval=lambda t, v: sim.append(float(v["eg"])))
         Q0, R0 = student.overlaps(teacher)
         T = teacher.overlaps(teacher)[0]
 
-        def ode(rate):
-            return np.asarray(co.integrate(Q0, R0, student.v, T, teacher.v, eta=rate, eta_v=0.0, sigma=0.0,
+        def ode(rate=eta, noise=sigma, rate_v=eta_v):
+            return np.asarray(co.integrate(Q0, R0, student.v, T, teacher.v, eta=rate, eta_v=rate_v, sigma=noise,
                                            times=jnp.asarray(times, float))[-1])
 
-        assert np.max(np.abs(np.log(sim) - np.log(ode(eta)))) < 0.1
-        assert np.max(np.abs(np.log(sim) - np.log(ode(2 * eta)))) > 0.3
+        assert np.max(np.abs(np.log(sim) - np.log(ode()))) < 0.1
+        assert np.max(np.abs(np.log(sim) - np.log(ode(rate=2 * eta, rate_v=2 * eta_v)))) > 0.1
+        if sigma:  # the noise term matters
+            assert np.max(np.abs(np.log(sim) - np.log(ode(noise=0.0)))) > 0.1

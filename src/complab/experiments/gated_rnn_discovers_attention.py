@@ -115,10 +115,11 @@ class Config:
         require(len(self.neurons) >= 2 and len(set(self.neurons)) == len(self.neurons) and min(self.neurons) >= 1,
                 f"neurons must list at least two distinct positive counts (the sweep's smallest and largest are "
                 f"compared), got {self.neurons}")
-        require(self.batch_size >= 1 and self.eval_batch >= 1 and self.construction_heads >= 1
-                and self.construction_len >= 1, "batch_size, eval_batch, construction_heads and construction_len "
-                f"must be >= 1, got {self.batch_size}, {self.eval_batch}, {self.construction_heads}, "
-                f"{self.construction_len}")
+        require(self.batch_size >= 1 and self.construction_heads >= 1 and self.construction_len >= 1,
+                "batch_size, construction_heads and construction_len must be >= 1, got "
+                f"{self.batch_size}, {self.construction_heads}, {self.construction_len}")
+        require(self.eval_batch >= 4, f"eval_batch must be >= 4 (a quarter of it tests the imitation), got "
+                f"{self.eval_batch}")
         require(self.init_scale > 0, f"init_scale must be > 0, got {self.init_scale}")
 
 

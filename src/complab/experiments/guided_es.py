@@ -78,6 +78,9 @@ class Config:
                 f"pairs must not exceed the dimension, got pairs={self.pairs}")
         require(1 <= self.converge_by <= self.steps, f"converge_by must be in [1, steps], got {self.converge_by}")
         require(len(self.lrs) >= 1 and min(self.lrs) > 0, f"lrs must be positive step sizes, got {self.lrs}")
+        names = [f"{lr:g}" for lr in self.lrs]
+        require(len(set(names)) == len(names), f"lrs must be distinct (to 6 significant digits), got {self.lrs}")
+        evolution.Guided(self.pairs, self.sigma, self.alpha)  # refuses sigma <= 0, alpha outside (0, 1]
         require(self.net_in >= 1 and self.net_hidden >= 1 and self.eval_points >= 2,
                 "net_in, net_hidden must be >= 1 and eval_points >= 2")
 
@@ -109,7 +112,7 @@ def _network(unravel, static, inputs, targets, theta):
 
 def _objective(cfg: Config, name: str, key: jax.Array):
     """(f, x0) for one objective: f a jax Partial (its arrays traced, not baked in)."""
-    k_f, k_x, k_teacher, k_in = jax.random.split(key, 4)
+    k_f, k_x, k_teacher, k_in = rng.streams(key, "f", "x0", "teacher", "inputs")
     P = jax.tree_util.Partial
     if name == "linear":
         return P(_linear, jax.random.normal(k_f, (cfg.dim,)) / jnp.sqrt(cfg.dim)), jax.random.normal(k_x, (cfg.dim,))
@@ -140,7 +143,8 @@ def run(cfg: Config, cell: dict, key: jax.Array, ctx) -> list[dict]:
     for lr in lrs:
         learner = evolution.ES(estimator, f, lr)
         try:
-            state = ctx.fit(f"lr{lr:g}", learner, learner.init(key, x0), None, key=rng.named(key, "es"),
+            state = ctx.fit(f"lr{lr:g}", learner, learner.init(rng.named(key, "init"), x0), None,
+                            key=rng.named(key, "es"),
                             steps=cfg.steps, evaluate=jax.tree_util.Partial(_measure, learner), eval_at=eval_at)
             final = float(f(state.x))
         except NaNLossError:  # this step size diverges: an outcome of the sweep, not a failure of the run
