@@ -9,9 +9,10 @@ the next `begin`, and its checkpoints let training resume.
 
 Leases: `begin` claims a run inside one write transaction under a random owner
 token; the holder's heartbeat (the runner's `Heartbeat` thread, every 15 s) keeps
-the lease, and only the holder can finish or fail the run. Another process may take a run over once the heartbeat is older
-than `LEASE_S`, or at once when the holder was a process on this machine that is
-gone (a killed run resumes without waiting).
+the lease, and only the holder can finish or fail the run. Another process may
+take a run over once the heartbeat is older than `LEASE_S`, or at once when the
+holder was a process on this machine that is gone (a killed run resumes without
+waiting).
 
 Tables: runs, metrics (training curves: run, fit, step, name, value), curves
 (evaluations during training: values are JSON, scalars or small arrays), rows (the
