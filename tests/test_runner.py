@@ -137,3 +137,17 @@ def test_resume_after_interruption_gives_the_same_rows(tmp_path, straight_long, 
     resumed = runner.run(FLAGSHIP, tier="smoke", seeds=[0], overrides=LONG, results=tmp_path, console=QUIET)
     assert starts[0] > 0  # the first fit picked up from its checkpoint
     assert resumed.rows == straight_long
+
+
+def test_a_run_held_elsewhere_is_skipped_and_force_deletes_nothing_of_it(monkeypatch, tmp_path):
+    _fake(monkeypatch, lambda cfg, cell, key, ctx: [{"v": 1}])
+    first = runner.run("fake", tier="smoke", seeds=[0], results=tmp_path, console=QUIET).runs[0]
+    other = Store(tmp_path)
+    held = other.begin("fake", "smoke", {}, first.config_hash, 0, runner.run_meta(), fresh=True)
+    ckpt = other.run_dir(held) / "fit.eqx"
+    ckpt.parent.mkdir(parents=True, exist_ok=True)
+    ckpt.write_bytes(b"the other process's checkpoint")
+    out = runner.run("fake", tier="smoke", seeds=[0, 1], results=tmp_path, force=True, console=QUIET)
+    assert len(out.failures) == 1 and "is being run by" in out.failures[0]
+    assert ckpt.exists()  # --force claimed nothing, so it deleted nothing
+    assert [r.seed for r in out.runs] == [1] and out.rows == [{"seed": 1, "v": 1}]  # the other seed went on

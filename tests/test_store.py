@@ -178,3 +178,21 @@ def test_results_dir_comes_from_the_environment_by_default(tmp_path, monkeypatch
     monkeypatch.delenv("COMPLAB_RESULTS")
     monkeypatch.chdir(tmp_path)
     assert Store().root.resolve() == (tmp_path / "results").resolve()
+
+
+def test_only_the_holder_finishes_a_run(tmp_path):
+    s = Store(tmp_path)
+    run = s.begin("exp", "cpu", {}, "h", 0, META)
+    s.db.execute("UPDATE runs SET heartbeat=? WHERE id=?", (time.time() - LEASE_S - 1, run.id))
+    other = Store(tmp_path)
+    other.begin("exp", "cpu", {}, "h", 0, META)  # the lease had expired: taken over
+    with pytest.raises(ComplabError, match="was taken over by another process"):
+        s.finish(run, [{"v": 1}], 1.0)
+    assert s.rows([run]) == [] and s.find("exp", "h", 0).owner == other.owner
+
+
+def test_begin_returns_a_run_finished_elsewhere_unclaimed(tmp_path):
+    s = Store(tmp_path)
+    s.finish(s.begin("exp", "cpu", {}, "h", 0, META), [{"v": 1}], 1.0)
+    again = Store(tmp_path).begin("exp", "cpu", {}, "h", 0, META)
+    assert again.status == "done" and again.owner is None
