@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from complab.models.mixers import (delta_net, elstm, gated_rnn, linear_attention, linear_transformer, lru, lstm,
-                                   recurrent_delta, srwm)
+                                   recurrent_delta, softmax_attention, srwm)
 
 MIXERS = [
     linear_attention.Config(),
@@ -19,6 +19,8 @@ MIXERS = [
     delta_net.Config(heads=2, key_size=3, value_size=4),
     lru.Config(state=6),
     lru.Config(state=3, r_min=0.9, r_max=0.999, max_phase=0.314),
+    *[softmax_attention.Config(heads=2, encoding=e, max_len=40, t5_buckets=8, t5_max_distance=16)
+      for e in ("none", "rope", "alibi", "t5")],
 ]
 # no parallel form (their state feeds back nonlinearly): causality and traces only
 RECURRENT_ONLY = [lstm.Config(hidden=5), elstm.Config(hidden=4), recurrent_delta.Config(),
@@ -71,3 +73,30 @@ def test_trace_names_the_output_and_intermediates(cfg):
     tr = mixer.trace(x)
     np.testing.assert_allclose(tr["out"], mixer(x), rtol=1e-6, atol=1e-6)
     assert len(tr) >= 2  # each mixer exposes something beyond its output
+
+
+@pytest.mark.parametrize("encoding", ["none", "rope", "alibi", "t5"])
+def test_non_causal_attention_sees_the_future(encoding):
+    cfg = softmax_attention.Config(causal=False, encoding=encoding, t5_buckets=8, t5_max_distance=16)
+    mixer = cfg.build(4, key=jax.random.key(2))
+    x = jax.random.normal(jax.random.key(3), (8, 4))
+    grad = jax.jit(jax.grad(lambda m, x: m(x)[2].sum(), argnums=1))(mixer, x)
+    assert float(jnp.abs(grad[3:]).max()) > 0.0
+
+
+def test_positions_enter_only_through_the_encoding():
+    x = jax.random.normal(jax.random.key(3), (6, 4))
+    shifted = jnp.arange(6) + 7
+    for encoding, changes in (("none", False), ("rope", False), ("alibi", False), ("t5", False)):
+        m = softmax_attention.Config(encoding=encoding, t5_buckets=8, t5_max_distance=16).build(
+            4, key=jax.random.key(0))
+        # relative schemes: a common shift of all positions changes nothing
+        assert np.allclose(m(x), m(x, shifted), atol=1e-5) != changes, encoding
+    rope = softmax_attention.Config(encoding="rope").build(4, key=jax.random.key(0))
+    spread = jnp.array([0, 1, 5, 9, 20, 40])
+    assert not np.allclose(rope(x), rope(x, spread), atol=1e-3)  # but different gaps do
+
+
+def test_random_positions_are_sorted_distinct_and_in_range():
+    p = np.asarray(softmax_attention.random_positions(jax.random.key(0), 40, 2048))
+    assert (np.diff(p) > 0).all() and p.min() >= 0 and p.max() < 2048
