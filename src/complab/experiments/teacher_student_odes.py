@@ -220,9 +220,9 @@ def expect(results: Results, cfg: Config) -> list[Check]:
               f"{exits[worst_exit]:+.1%} ({name(worst_exit)}); per seed, K={ks[0]} first layer: log deviation "
               + per_seed({s: devs[(s, 'first', ks[0])] for s in seeds}, "{:.3f}") + ", exit "
               + per_seed({s: exits[(s, 'first', ks[0])] for s in seeds})),
-        Check(f"ablation: the fixed-second-layer ODE does not track the both-layers simulation (K={ks[-1]}, band "
+        Check(f"ablation: the fixed-second-layer ODE does not track the both-layers simulation (K={ks[-1]}, "
               f"deviation > {LOG_TOLERANCE})",
-              all(d > LOG_TOLERANCE for d in crossed.values()), f"band deviation {per_seed(crossed, '{:.3f}')}"),
+              all(d > LOG_TOLERANCE for d in crossed.values()), f"deviation {per_seed(crossed, '{:.3f}')}"),
         Check("first layer only, noisy teacher: the final error's excess over the noiseless control grows with K "
               "(simulation minus the sigma = 0 ODE from the same start, seed mean; every run past its plateau)",
               all(b > a for a, b in zip(excess, excess[1:])) and not stuck,
