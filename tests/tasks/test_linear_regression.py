@@ -41,7 +41,7 @@ def test_loss_is_half_squared_error_at_the_query():
     np.testing.assert_allclose(TASK.loss(pred, b), 0.5 * jnp.mean(b.y[:, -1, 0] ** 2), rtol=1e-6)
 
 
-@pytest.mark.parametrize("cfg", [Config(dim=0), Config(context=0), Config(noise=-1.0)])
-def test_impossible_parameters_are_refused(cfg):
+@pytest.mark.parametrize("kwargs", [dict(dim=0), dict(context=0), dict(noise=-1.0)])
+def test_impossible_parameters_are_refused(kwargs):
     with pytest.raises(ComplabError, match="linear regression needs dim >= 1"):
-        LinearRegression(cfg)
+        Config(**kwargs)

@@ -19,7 +19,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from complab.errors import ComplabError
+from complab.config import require
 from complab.tasks.base import AbstractTask, Batch, masked_mean
 
 
@@ -29,17 +29,17 @@ class Config:
     context: int = 10  # number of (x, y) pairs before the query
     noise: float = 0.0  # standard deviation sigma of the label noise
 
+    def __post_init__(self):
+        require(self.dim >= 1 and self.context >= 1 and self.noise >= 0,
+                f"linear regression needs dim >= 1, context >= 1 and noise >= 0; got dim={self.dim}, "
+                f"context={self.context}, noise={self.noise}")
+
 
 class LinearRegression(AbstractTask):
     cfg: Config
     splits: tuple[str, ...] = eqx.field(static=True)
 
     def __init__(self, cfg: Config):
-        if cfg.dim < 1 or cfg.context < 1 or cfg.noise < 0:
-            raise ComplabError(
-                f"linear regression needs dim >= 1, context >= 1 and noise >= 0; got dim={cfg.dim}, "
-                f"context={cfg.context}, noise={cfg.noise}"
-            )
         self.cfg = cfg
         self.splits = ("train", "test")
 

@@ -57,7 +57,7 @@ class Config:
 
 def random_positions(key: jax.Array, length: int, max_position: int) -> Int[Array, " length"]:
     """A sorted sample of `length` distinct positions from [0, max_position) (Ruoss et al. 2023)."""
-    return jnp.sort(jax.random.choice(key, max_position, (length,), replace=False))
+    return jnp.sort(jax.random.permutation(key, max_position)[:length])
 
 
 def rotate(x: Float[Array, "... time d"], positions: Int[Array, " time"]) -> Float[Array, "... time d"]:
