@@ -73,3 +73,14 @@ class AbstractRecurrentMixer(AbstractMixer):
 
         _, (states, y) = jax.lax.scan(body, self.init_state(), x)
         return {**{f"state{i}": s for i, s in enumerate(jax.tree.leaves(states))}, "out": y}
+
+
+def diagonal_scan(lam: Array, u: Array) -> Array:
+    """All states h_t = lam * h_{t-1} + u_t (h_0 = 0) of a diagonal linear recurrence, by a
+    parallel (associative) scan over time (axis 0); `lam` is one decay per unit."""
+
+    def combine(left, right):
+        (a1, b1), (a2, b2) = left, right
+        return a1 * a2, a2 * b1 + b2
+
+    return jax.lax.associative_scan(combine, (jnp.broadcast_to(lam, u.shape), u))[1]

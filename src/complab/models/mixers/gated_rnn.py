@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from complab.models.mixers.base import AbstractMixer, normal_init
+from complab.models.mixers.base import AbstractMixer, diagonal_scan, normal_init
 from complab.models.mixers.linear_attention import LinearSelfAttention
 
 
@@ -78,14 +78,7 @@ class GatedLinearRNN(AbstractMixer):
 
     def hidden(self, x: Float[Array, "time dim"]) -> Float[Array, "time neurons"]:
         """All hidden states h_t by a parallel (associative) scan of the linear recurrence."""
-        u = self.gate_in(x)
-        a = jnp.broadcast_to(self.lam, u.shape)
-
-        def combine(left, right):
-            (a1, b1), (a2, b2) = left, right
-            return a1 * a2, a2 * b1 + b2
-
-        return jax.lax.associative_scan(combine, (a, u))[1]
+        return diagonal_scan(self.lam, self.gate_in(x))
 
     def __call__(self, x: Float[Array, "time dim"]) -> Float[Array, "time dim"]:
         return self.readout(self.hidden(x))

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from complab.models.mixers.base import AbstractMixer, head_projections
+from complab.models.mixers.base import AbstractMixer, head_projections, per_head
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class LinearSelfAttention(AbstractMixer):
 
     def trace(self, x: Float[Array, "time dim"]) -> dict[str, Array]:
         pattern = self.attention(x)
-        v = jnp.einsum("hvd,td->htv", self.w_v, x)
+        v = per_head(self.w_v, x)
         y = jnp.einsum("hts,hsv->thv", pattern, v)
         return {"pattern": pattern, "out": y.reshape(x.shape[0], -1) @ self.w_o.T}
 
@@ -61,7 +61,7 @@ class LinearSelfAttention(AbstractMixer):
 
     def attention(self, x: Float[Array, "time dim"]) -> Float[Array, "heads time time"]:
         """The causal (unnormalised) attention scores q_t . k_s, for probes."""
-        q, k = (jnp.einsum("hkd,td->htk", w, x) for w in (self.w_q, self.w_k))
+        q, k = per_head(self.w_q, x), per_head(self.w_k, x)
         scores = jnp.einsum("htk,hsk->hts", q, k)
         return jnp.where(jnp.tril(jnp.ones(scores.shape[1:], bool)), scores, 0.0)
 

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Complex, Float
 
 from complab.config import require
-from complab.models.mixers.base import AbstractMixer
+from complab.models.mixers.base import AbstractMixer, diagonal_scan
 
 
 @dataclass(frozen=True)
@@ -73,14 +73,7 @@ class LRU(AbstractMixer):
         return (h @ (self.c_re + 1j * self.c_im).T).real + x @ jnp.diag(self.d)
 
     def hidden(self, x: Float[Array, "time dim"]) -> Complex[Array, "time state"]:
-        u = self.drive(x)
-        a = jnp.broadcast_to(self.lam, u.shape)
-
-        def combine(left, right):
-            (a1, b1), (a2, b2) = left, right
-            return a1 * a2, a2 * b1 + b2
-
-        return jax.lax.associative_scan(combine, (a, u))[1]
+        return diagonal_scan(self.lam, self.drive(x))
 
     def trace(self, x: Float[Array, "time dim"]) -> dict[str, Array]:
         h = self.hidden(x)
