@@ -11,7 +11,7 @@ from complab.learners import optim, supervised
 from complab.models.committee import CommitteeMachine
 
 
-def _loss(model, batch):
+def _loss(model, batch, key=None):
     x, y = batch
     return 0.5 * (model(x) - y) ** 2
 

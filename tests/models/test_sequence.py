@@ -6,7 +6,7 @@ from complab.models.mixers import gated_rnn, linear_attention
 
 
 def test_trace_prefixes_block_names_and_ends_in_the_output():
-    cfg = sequence.Config(mixer=linear_attention.Config(heads=2), layers=2, d_model=8, norm=True)
+    cfg = sequence.Config(mixer=linear_attention.Config(heads=2), layers=2, d_model=8, norm="pre")
     model = sequence.SequenceModel(cfg, 5, 3, key=jax.random.key(0))
     x = jax.random.normal(jax.random.key(1), (7, 5))
     tr = model.trace(x)
@@ -19,3 +19,62 @@ def test_the_mixer_is_chosen_by_its_config_class():
     model = sequence.SequenceModel(sequence.Config(mixer=gated_rnn.Config(neurons=4)), 3, 1, key=jax.random.key(0))
     assert isinstance(model.mixers[0], gated_rnn.GatedLinearRNN) and model.embed is None
     assert "block0.mixer.hidden" in model.trace(jax.numpy.ones((2, 3)))
+
+
+def _encoder(**kw):
+    from complab.models import feedforward
+    from complab.models.mixers import softmax_attention
+    cfg = sequence.Config(mixer=softmax_attention.Config(heads=2, causal=False, encoding=kw.pop("encoding", "none")),
+                          ff=feedforward.MLPConfig(), layers=2, d_model=8, **kw)
+    return sequence.SequenceModel(cfg, 5, 3, key=jax.random.key(0))
+
+
+def test_padding_marked_invalid_changes_nothing_for_a_non_causal_transformer():
+    import jax.numpy as jnp
+    x = jax.random.normal(jax.random.key(1), (10, 5))
+    for kw in (dict(norm="post", positions="sincos"), dict(norm="pre", positions="learned", max_position=16),
+               dict(norm="post", encoding="rope")):
+        model = _encoder(**kw)
+        np.testing.assert_allclose(model(x, valid=jnp.arange(10) < 6)[:6], model(x[:6]), atol=1e-5)
+        assert not np.allclose(model(x)[:6], model(x[:6]), atol=1e-3)
+
+
+def test_randomized_positions_are_a_sorted_sample_of_the_range_for_the_real_tokens():
+    import jax.numpy as jnp
+    model = _encoder(positions="sincos", random_positions=True, max_position=64)
+    x = jax.random.normal(jax.random.key(1), (10, 5))
+    p = np.asarray(model.trace(x, key=jax.random.key(2), valid=jnp.arange(10) < 7)["positions"])
+    assert (np.diff(p[:7]) > 0).all() and p.min() >= 0 and (p[7:] == 63).all()
+    draws = np.stack([model.trace(x, key=jax.random.key(k))["positions"] for k in range(200)])
+    assert draws.max() > 50 and draws[:, 0].min() == 0  # the whole range is used, anew per key
+    assert len({tuple(d) for d in draws}) == 200
+
+
+def test_randomized_positions_need_a_key_and_a_range_that_holds_the_sequence():
+    import pytest
+    from complab.errors import ComplabError
+    x = jax.numpy.ones((10, 5))
+    with pytest.raises(ComplabError, match="needs a key"):
+        _encoder(random_positions=True, max_position=64)(x)
+    with pytest.raises(ComplabError, match="max_position"):
+        _encoder(random_positions=True, max_position=8)(x, key=jax.random.key(0))
+    with pytest.raises(ComplabError, match="learned position table"):
+        _encoder(positions="learned", max_position=8)(x)
+
+
+def test_sincos_is_the_vaswani_encoding():
+    from complab.models import positions
+    pe = np.asarray(positions.sincos(jax.numpy.arange(5), 6))
+    np.testing.assert_allclose(pe[3, 0], np.sin(3.0), rtol=1e-6)
+    np.testing.assert_allclose(pe[3, 1], np.cos(3.0), rtol=1e-6)
+    np.testing.assert_allclose(pe[3, 4], np.sin(3.0 / 10000 ** (4 / 6)), rtol=1e-5)
+
+
+def test_dropout_acts_only_in_training_and_follows_the_key():
+    model = _encoder(dropout=0.5)
+    x = jax.random.normal(jax.random.key(1), (6, 5))
+    np.testing.assert_array_equal(model(x, key=jax.random.key(0)), model(x))
+    a, b = (model(x, key=jax.random.key(k), train=True) for k in (0, 1))
+    assert not np.allclose(a, b) and not np.allclose(a, model(x))
+    np.testing.assert_array_equal(a, model(x, key=jax.random.key(0), train=True))
+    assert "block1.ff.out" in model.trace(x)

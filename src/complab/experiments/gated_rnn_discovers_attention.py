@@ -216,7 +216,7 @@ def _teacher_batch(teacher, width, length, batch_size, key, t=None):
     return x, jax.vmap(teacher)(x)
 
 
-def _imitation_loss(student, batch):
+def _imitation_loss(student, batch, key=None):
     x, y = batch
     return jnp.mean((jax.vmap(student)(x) - y) ** 2)
 

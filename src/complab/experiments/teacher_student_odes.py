@@ -99,7 +99,7 @@ def _sample(teacher: CommitteeMachine, noise, key, t):
     return x, teacher(x) + noise * jax.random.normal(k_z, ())
 
 
-def _loss(model, batch):
+def _loss(model, batch, key=None):
     x, y = batch
     return 0.5 * (model(x) - y) ** 2
 

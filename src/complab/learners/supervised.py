@@ -1,9 +1,11 @@
 """Supervised learning by a gradient optimizer (learners/optim.py) on a loss.
 
-The loss is `loss(model, batch) -> scalar` (for a sequence task,
-`per_example(task.loss)` applies the model to each sequence with `jax.vmap`), so
-the same learner trains a sequence model on a task and a committee machine on a
-stream of single samples.
+The loss is `loss(model, batch, key) -> scalar`; `key` feeds what is random in the
+forward pass (dropout, randomized positions). For a sequence task,
+`per_example(task.loss)` applies the model to each sequence with `jax.vmap`, one key
+per sequence, in training mode, passing the batch's `info["valid"]` (the real tokens
+of padded sequences) when the task gives it. So the same learner trains a sequence
+model on a task and a committee machine on a stream of single samples.
 """
 
 from typing import Any, Callable
@@ -23,9 +25,17 @@ class State(eqx.Module):
     step: Array
 
 
+def predict(model: Any, batch: Any, key: jax.Array | None = None, train: bool = False) -> Array:
+    """A sequence model's outputs for every sequence of a batch (one key per sequence when
+    `key` is given; the real tokens from the batch's `info["valid"]` when it has them)."""
+    keys = None if key is None else jax.random.split(key, batch.x.shape[0])
+    valid = batch.info.get("valid")
+    return jax.vmap(lambda x, k, v: model(x, key=k, valid=v, train=train))(batch.x, keys, valid)
+
+
 def per_example(task_loss: Callable) -> Callable:
     """A task's `loss(pred, batch)` as a loss of the model: the model maps each example of `batch.x`."""
-    return lambda model, batch: task_loss(jax.vmap(model)(batch.x), batch)
+    return lambda model, batch, key: task_loss(predict(model, batch, key, train=True), batch)
 
 
 class Supervised(AbstractLearner):
@@ -42,8 +52,7 @@ class Supervised(AbstractLearner):
         return eqx.filter(state.model, eqx.is_inexact_array)
 
     def step(self, key: jax.Array, state: State, batch: Any) -> tuple[State, dict]:
-        del key
-        loss, grads = eqx.filter_value_and_grad(self.loss)(state.model, batch)
+        loss, grads = eqx.filter_value_and_grad(self.loss)(state.model, batch, key)
         updates, opt_state = optim.optimizer(self.cfg).update(grads, state.opt_state, self.params(state))
         model = eqx.apply_updates(state.model, updates)
         return State(model=model, opt_state=opt_state, step=state.step + 1), {"loss": loss}

@@ -97,6 +97,10 @@ def test_positions_enter_only_through_the_encoding():
     assert not np.allclose(rope(x), rope(x, spread), atol=1e-3)  # but different gaps do
 
 
-def test_random_positions_are_sorted_distinct_and_in_range():
-    p = np.asarray(softmax_attention.random_positions(jax.random.key(0), 40, 2048))
-    assert (np.diff(p) > 0).all() and p.min() >= 0 and p.max() < 2048
+def test_padding_keys_get_no_weight_in_non_causal_attention():
+    m = softmax_attention.Config(causal=False, heads=2, encoding="alibi").build(4, key=jax.random.key(0))
+    x = jax.random.normal(jax.random.key(3), (9, 4))
+    valid = jnp.arange(9) < 6
+    padded = m(x, valid=valid)[:6]
+    np.testing.assert_allclose(padded, m(x[:6]), atol=1e-6)
+    assert not np.allclose(m(x)[:6], m(x[:6]), atol=1e-3)  # without the mask the padding leaks

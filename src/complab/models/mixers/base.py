@@ -3,11 +3,13 @@
 A mixer maps one causal sequence [time, dim] -> [time, dim]. `__call__` is the
 parallel (training) form; `init_state` and `step` give the step-by-step recurrent
 form, and `recurrent(x)` runs it with `lax.scan`. Tests check the two forms agree
-for every mixer. `trace(x)` returns named intermediates for probes.
+for every mixer. `trace(x)` returns named intermediates for probes. A mixer that uses token positions
+(attention's relative encodings) sets `takes_positions`; the sequence model then calls
+it with `positions=` and `valid=` (the real tokens of a padded sequence).
 """
 
 import abc
-from typing import Any
+from typing import Any, ClassVar
 
 import equinox as eqx
 import jax
@@ -21,6 +23,8 @@ def normal_init(key: jax.Array, shape: tuple[int, ...], fan_in: int, scale: floa
 
 
 class AbstractMixer(eqx.Module):
+    takes_positions: ClassVar[bool] = False
+
     @abc.abstractmethod
     def __call__(self, x: Float[Array, "time dim"]) -> Float[Array, "time dim"]:
         """Parallel form over a whole sequence."""

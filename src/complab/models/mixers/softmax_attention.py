@@ -9,10 +9,10 @@ schemes that live inside attention:
   the buckets hold exact distances, the rest log-spaced distances up to `max_distance`;
   bidirectional when not causal.
 
-Absolute encodings (sin/cos, learned) belong to the embedding, not to a layer.
+Absolute encodings (sin/cos, learned) belong to the embedding (models/positions.py).
 Positions default to 0..T-1; `positions` may pass others, e.g. the randomized scheme of
-Ruoss et al. 2023 (`random_positions`: a sorted sample without replacement from
-[0, L), drawn anew for every sequence, at training and test time).
+Ruoss et al. 2023, which the sequence model draws. `valid` marks the real tokens of a
+padded sequence; keys at the others get no weight.
 
 Scores (q_t . k_s) / sqrt(d_k) + bias; the output W_o concat_h sum_s softmax_s v_s. The
 causal layer also has the recurrent form (`init_state`, `step`): a key-value cache of
@@ -20,12 +20,12 @@ causal layer also has the recurrent form (`init_state`, `step`): a key-value cac
 """
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, Int
+from jaxtyping import Array, Bool, Float, Int
 
 from complab.config import require
 from complab.models.mixers.base import AbstractMixer, head_projections, per_head
@@ -53,11 +53,6 @@ class Config:
 
     def build(self, dim: int, *, key: jax.Array) -> "SoftmaxAttention":
         return SoftmaxAttention(self, dim, key=key)
-
-
-def random_positions(key: jax.Array, length: int, max_position: int) -> Int[Array, " length"]:
-    """A sorted sample of `length` distinct positions from [0, max_position) (Ruoss et al. 2023)."""
-    return jnp.sort(jax.random.permutation(key, max_position)[:length])
 
 
 def rotate(x: Float[Array, "... time d"], positions: Int[Array, " time"]) -> Float[Array, "... time d"]:
@@ -94,6 +89,7 @@ class SoftmaxAttention(AbstractMixer):
     w_o: Float[Array, "dim heads_value"]
     t5_bias: Float[Array, "heads buckets"] | None
     cfg: Config = eqx.field(static=True)
+    takes_positions: ClassVar[bool] = True
 
     def __init__(self, cfg: Config, dim: int, *, key: jax.Array):
         size = max(1, dim // cfg.heads)
@@ -119,19 +115,23 @@ class SoftmaxAttention(AbstractMixer):
             q, k = rotate(q, positions), rotate(k, positions)
         return q, k, v
 
-    def trace(self, x: Float[Array, "time dim"], positions: Int[Array, " time"] | None = None) -> dict[str, Array]:
+    def trace(self, x: Float[Array, "time dim"], positions: Int[Array, " time"] | None = None,
+              valid: Bool[Array, " time"] | None = None) -> dict[str, Array]:
         t = x.shape[0]
         positions = jnp.arange(t) if positions is None else positions
         q, k, v = self._qkv(x, positions)
         scores = jnp.einsum("htk,hsk->hts", q, k) / jnp.sqrt(q.shape[-1]) + self.bias(positions, positions)
         if self.cfg.causal:
             scores = jnp.where(jnp.tril(jnp.ones((t, t), bool)), scores, -jnp.inf)
+        if valid is not None:
+            scores = jnp.where(valid.astype(bool)[None, None, :], scores, -1e30)
         pattern = jax.nn.softmax(scores, axis=-1)
         y = jnp.einsum("hts,hsv->thv", pattern, v)
         return {"pattern": pattern, "out": y.reshape(t, -1) @ self.w_o.T}
 
-    def __call__(self, x: Float[Array, "time dim"], positions: Int[Array, " time"] | None = None):
-        return self.trace(x, positions)["out"]
+    def __call__(self, x: Float[Array, "time dim"], positions: Int[Array, " time"] | None = None,
+                 valid: Bool[Array, " time"] | None = None):
+        return self.trace(x, positions, valid)["out"]
 
     def init_state(self):
         h, dk, _ = self.w_q.shape
