@@ -2,29 +2,66 @@
 follow the splits, data are deterministic in the data seed, and the metrics."""
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from complab.errors import ConfigError
-from complab.tasks.formal_languages import Config, FormalLanguage, parity_targets
+from complab.tasks.formal_language_strings import LANGUAGES
+from complab.tasks.formal_languages import Config, FormalLanguage
+
+LANGS = list(LANGUAGES)
 
 
-def _reference(language, symbols):
-    out, ones, depth = [], 0, 0
-    for s in symbols:
+def _balanced_prefix(s, pairs):
+    """Per bracket type, whether s is a valid prefix of the shuffle of Dyck languages."""
+    depth = [0] * pairs
+    for x in s:
+        depth[x // 2] += 1 if x % 2 == 0 else -1
+        if min(depth) < 0:
+            return False
+    return True
+
+
+def _reference(language, s):
+    """Targets from the languages' definitions, by brute force over continuations."""
+    out = []
+    for t in range(1, len(s) + 1):
+        p = list(s[:t])
         if language == "parity":
-            ones += s
-            out.append(int(ones % 2 == 0))
-        else:
-            depth = 0 if s == 2 else depth + (1 if s == 0 else -1)
-            assert depth >= 0  # a valid Dyck-1 prefix between resets
-            out.append(int(depth > 0))
+            out.append([int(sum(p) % 2 == 0)])
+        elif language == "aa":
+            out.append([int(len(p) % 2 == 0)])
+        elif language == "abab":
+            out.append([int(p == [0, 1] * (len(p) // 2) and len(p) % 4 == 0)])
+        elif language in ("counter2", "counter3"):
+            k = 2 if language == "counter2" else 3
+            words = [[i for i in range(k) for _ in range(n)] for n in range(1, 160)]
+            nxt = [int(any(w[: t + 1] == p + [c] for w in words if len(w) > t)) for c in range(k)]
+            out.append(nxt + [int(p in words)])
+        elif language in ("dyck1", "shuffle2"):
+            pairs = 1 if language == "dyck1" else 2
+            out.append([int(_balanced_prefix(p + [2 * b + 1], pairs)) for b in range(pairs)])
+        else:  # reset_dyck1: the part after the last reset
+            after = p[len(p) - p[::-1].index(2):] if 2 in p else p
+            out.append([int(_balanced_prefix(after + [1], 1))])
     return out
 
 
-@pytest.mark.parametrize("language", ["parity", "reset_dyck1"])
-def test_targets_match_a_reference_and_padding_is_empty(language):
+def _member(language, s):
+    if language in ("aa", "abab"):
+        return len(s) % (2 if language == "aa" else 4) == 0
+    if language in ("counter2", "counter3"):
+        k = 2 if language == "counter2" else 3
+        return s == [i for i in range(k) for _ in range(len(s) // k)]
+    if language in ("dyck1", "shuffle2"):
+        return _balanced_prefix(s, 1 if language == "dyck1" else 2) and sum(1 if x % 2 == 0 else -1 for x in s) == 0
+    if language == "reset_dyck1":
+        return s.count(2) == 1
+    return True
+
+
+@pytest.mark.parametrize("language", LANGS)
+def test_targets_match_the_definitions_and_padding_is_empty(language):
     task = FormalLanguage(Config(language=language, train_size=64, test_size=32, bins=2))
     assert task.splits == ("train", "bin0", "bin1", "bin2")
     for split, (lo, hi) in task.cfg.split_lengths().items():
@@ -34,12 +71,25 @@ def test_targets_match_a_reference_and_padding_is_empty(language):
         symbols = np.asarray(b.x.argmax(-1))
         for i in range(8):
             n = lengths[i]
-            assert list(np.asarray(b.y[i, :n, 0]).astype(int)) == _reference(language, symbols[i, :n])
+            s = [int(v) for v in symbols[i, :n]]
+            assert _member(language, s), (split, s)
+            assert np.asarray(b.y[i, :n]).astype(int).tolist() == _reference(language, s)
             assert float(b.x[i, n:].sum()) == 0 and float(b.mask[i, n:].sum()) == 0 and float(b.mask[i, :n].min()) == 1
 
 
+@pytest.mark.parametrize("language", ["parity", "dyck1", "reset_dyck1"])
+def test_held_out_strings_are_not_training_strings(language):
+    task = FormalLanguage(Config(language=language, train_size=300, test_size=100))
+    def strings(split):
+        b = task.batch(split)
+        sym, n = np.asarray(b.x.argmax(-1)), np.asarray(b.info["lengths"])
+        return {tuple(sym[i, : n[i]]) for i in range(len(n))}
+    train, held = strings("train"), strings("bin0")
+    assert len(train) == 300 and len(held) == 100 and not train & held
+
+
 def test_worked_example():
-    assert parity_targets(jnp.array([[1, 0, 1, 1]])).tolist() == [[0, 0, 1, 0]]  # ones so far: 1, 1, 2, 3
+    assert LANGUAGES["parity"].targets([1, 0, 1, 1]).ravel().tolist() == [0, 0, 1, 0]  # ones so far: 1, 1, 2, 3
     assert Config().split_lengths() == {"train": (2, 50), "bin0": (2, 50), "bin1": (51, 100)}
 
 
@@ -65,3 +115,7 @@ def test_sequence_accuracy_needs_every_real_position():
 def test_impossible_parameters_are_refused():
     with pytest.raises(ConfigError, match="train_lengths must be 1 <= min <= max"):
         Config(train_lengths=(10, 5))
+    with pytest.raises(ConfigError, match="divisible by 4"):
+        Config(language="abab", train_lengths=(5, 7))
+    with pytest.raises(ConfigError, match="fewer exist"):
+        FormalLanguage(Config(train_lengths=(2, 3), train_size=20, test_size=4))
