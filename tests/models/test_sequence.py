@@ -78,3 +78,13 @@ def test_dropout_acts_only_in_training_and_follows_the_key():
     assert not np.allclose(a, b) and not np.allclose(a, model(x))
     np.testing.assert_array_equal(a, model(x, key=jax.random.key(0), train=True))
     assert "block1.ff.out" in model.trace(x)
+
+
+def test_the_recurrent_form_computes_the_same_model():
+    from complab.models.mixers import delta_net
+    cfg = sequence.Config(mixer=delta_net.Config(heads=2), layers=2, d_model=8, norm="pre")
+    par = sequence.SequenceModel(cfg, 5, 3, key=jax.random.key(0))
+    import dataclasses
+    rec = sequence.SequenceModel(dataclasses.replace(cfg, form="recurrent"), 5, 3, key=jax.random.key(0))
+    x = jax.random.normal(jax.random.key(1), (21, 5))
+    np.testing.assert_allclose(par(x), rec(x), atol=1e-5)

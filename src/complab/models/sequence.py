@@ -21,7 +21,9 @@ a key is then needed at evaluation too). They feed the absolute encoding PE
 RoPE, ALiBi, T5). `valid` marks the real tokens of a padded sequence: non-causal
 mixers ignore the others and randomized positions are drawn for the real ones only.
 Dropout (rate `dropout`, on the embedding and each block's output before the residual
-sum) acts only when `train` is set.
+sum) acts only when `train` is set. `form` picks the mixers' parallel or step-by-step
+form: the same function (tests/models/mixers), at different speeds per device
+(`complab bench mixers`); the step form of attention is causal and takes no positions.
 """
 
 from dataclasses import dataclass
@@ -51,6 +53,7 @@ class Config:
     max_position: int = 2048  # the learned table's size and the randomized positions' range
     embed_scale: bool = False
     dropout: float = 0.0
+    form: Literal["parallel", "recurrent"] = "parallel"  # which form of the mixers runs (the same function)
 
     def __post_init__(self):
         require(self.layers >= 1 and self.d_model >= 0 and self.max_position >= 1 and 0 <= self.dropout < 1,
@@ -128,7 +131,7 @@ class SequenceModel(AbstractModel):
         h = _dropout(h, cfg.dropout, next(drop_keys))
         out = {"positions": p}
         for i in range(cfg.layers):
-            blocks = [(f"block{i}.mixer", self.norms[i], self._mix(self.mixers[i], p, valid))]
+            blocks = [(f"block{i}.mixer", self.norms[i], self._mix(self.mixers[i], p, valid, cfg.form))]
             if self.ffs:
                 blocks.append((f"block{i}.ff", self.ff_norms[i], lambda z, f=self.ffs[i]: {"out": jax.vmap(f)(z)}))
             for name, norm, block in blocks:
@@ -144,7 +147,12 @@ class SequenceModel(AbstractModel):
         return out
 
     @staticmethod
-    def _mix(mixer, p, valid):
+    def _mix(mixer, p, valid, form):
+        if form == "recurrent":
+            if mixer.takes_positions:
+                raise ComplabError(f"{type(mixer).__name__} uses token positions and runs only in its parallel "
+                                   "form here; set form='parallel'")
+            return lambda z: {"out": mixer.recurrent(z)}
         if mixer.takes_positions:
             return lambda z: mixer.trace(z, positions=p, valid=valid)
         return mixer.trace

@@ -17,6 +17,7 @@ MIXERS = [
     linear_transformer.Config(heads=2, key_size=3, value_size=2, normalise=True),
     delta_net.Config(),
     delta_net.Config(heads=2, key_size=3, value_size=4),
+    delta_net.Config(heads=2, chunk=4),
     lru.Config(state=6),
     lru.Config(state=3, r_min=0.9, r_max=0.999, max_phase=0.314),
     *[softmax_attention.Config(heads=2, encoding=e, max_len=40, t5_buckets=8, t5_max_distance=16)

@@ -5,6 +5,8 @@ schemes that live inside attention:
 - "rope": rotary embeddings (Su et al. 2021): each pair (2i, 2i+1) of query and key
   dimensions is rotated by the angle p / 10000^(2i / d_k), p the token's position;
 - "alibi": a linear bias -m_h |p_q - p_k| per head, m_h = 2^(-8 h / H) (Press et al. 2022);
+  not causal, keys to the left get +0.5 m_h (as in Ruoss et al.'s code), else left and
+  right would be indistinguishable;
 - "t5": a learned bias per head and relative-position bucket (Raffel et al. 2020): half
   the buckets hold exact distances, the rest log-spaced distances up to `max_distance`;
   bidirectional when not causal.
@@ -103,7 +105,8 @@ class SoftmaxAttention(AbstractMixer):
         h = self.w_q.shape[0]
         if self.cfg.encoding == "alibi":
             slopes = 2.0 ** (-8.0 * jnp.arange(1, h + 1) / h)
-            return -slopes[:, None, None] * jnp.abs(rel)[None].astype(jnp.float32)
+            dist = jnp.abs(rel).astype(jnp.float32) - (0.0 if self.cfg.causal else 0.5 * (rel > 0))
+            return -slopes[:, None, None] * dist[None]
         if self.cfg.encoding == "t5":
             b = t5_bucket(rel, self.cfg.t5_buckets, self.cfg.t5_max_distance, bidirectional=not self.cfg.causal)
             return self.t5_bias[:, b]
