@@ -107,6 +107,35 @@ def cmd_results(args, console: Console) -> int:
     return 0
 
 
+def cmd_bench(args, console: Console) -> int:
+    from complab import bench, runner
+    from complab.store import Store
+
+    lengths = tuple(int(v) for v in args.lengths.split(","))
+    if min(lengths) < 1 or args.width < 1 or args.batch < 1:
+        raise ComplabError(f"lengths, width and batch must be >= 1, got {args.lengths}, {args.width}, {args.batch}")
+    known = tuple(bench.zoo(1))
+    names = tuple(args.only.split(",")) if args.only else None
+    unknown = [n for n in names or () if n not in known]
+    if unknown:
+        raise ComplabError(f"unknown mixers {unknown}; known: {', '.join(known)}")
+    meta = runner.run_meta()
+    table = Table("mixer", "form", "length", "width", "compile s", "fwd+bwd ms", "temp MiB",
+                  title=f"complab bench mixers on {meta['device']} (batch {args.batch})")
+
+    def show(fig):
+        console.print(f"{fig.name:24s} {fig.form:9s} L={fig.length:5d}  {fig.step_ms:9.2f} ms  "
+                      f"{fig.temp_mib:8.1f} MiB  (compile {fig.compile_s:.1f} s)")
+        table.add_row(fig.name, fig.form, str(fig.length), str(fig.width), f"{fig.compile_s:.2f}",
+                      f"{fig.step_ms:.2f}", f"{fig.temp_mib:.1f}")
+
+    figures = bench.mixers(lengths, args.width, args.batch, args.repeats, names, on_figure=show)
+    store = Store(args.results)
+    store.log_bench("mixers", [f.to_row() for f in figures], meta["device"], meta["code_version"])
+    console.print(table)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="complab", description="Reproduce claims about how neural networks learn.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -134,6 +163,13 @@ def parser() -> argparse.ArgumentParser:
     res = add("results", cmd_results, "print the stored rows of an experiment")
     res.add_argument("id")
     res.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    b = add("bench", cmd_bench, "time and size the mixers' forms (stored in the results database)")
+    b.add_argument("suite", choices=("mixers",))
+    b.add_argument("--lengths", default="64,256,1024", help="sequence lengths (default 64,256,1024)")
+    b.add_argument("--width", type=int, default=64)
+    b.add_argument("--batch", type=int, default=8)
+    b.add_argument("--repeats", type=int, default=5)
+    b.add_argument("--only", help="comma-separated mixer names (default: all)")
     return p
 
 

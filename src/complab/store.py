@@ -35,7 +35,7 @@ from pathlib import Path
 
 from complab.errors import ComplabError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 LEASE_S = 90.0  # a run whose holder has not beaten for this long may be taken over
 
 RUNS = """
@@ -69,6 +69,10 @@ CREATE TABLE IF NOT EXISTS verdicts (
   seeds TEXT NOT NULL, checks TEXT NOT NULL, passed INTEGER NOT NULL, created REAL NOT NULL,
   overrides TEXT NOT NULL DEFAULT '{}'
 );
+CREATE TABLE IF NOT EXISTS bench (
+  id INTEGER PRIMARY KEY,
+  suite TEXT NOT NULL, data TEXT NOT NULL, device TEXT, code_version TEXT, created REAL NOT NULL
+);
 """
 
 
@@ -84,7 +88,11 @@ def _migrate_1_to_2(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE verdicts ADD COLUMN overrides TEXT NOT NULL DEFAULT '{}'")
 
 
-MIGRATIONS = {1: _migrate_1_to_2}  # from version k to k + 1
+def _migrate_2_to_3(db: sqlite3.Connection) -> None:
+    """Version 3 adds the bench table (created with the schema): nothing to move."""
+
+
+MIGRATIONS = {1: _migrate_1_to_2, 2: _migrate_2_to_3}  # from version k to k + 1
 
 
 @dataclass(frozen=True)
@@ -324,6 +332,16 @@ class Store:
             return None
         return {**dict(row), "seeds": json.loads(row["seeds"]), "checks": json.loads(row["checks"]),
                 "overrides": json.loads(row["overrides"])}
+
+    # ---- bench
+    def log_bench(self, suite: str, rows: list[dict], device: str, code_version: str) -> None:
+        with self.tx():
+            self.db.executemany("INSERT INTO bench (suite, data, device, code_version, created) VALUES (?, ?, ?, ?, ?)",
+                                [(suite, json.dumps(r), device, code_version, time.time()) for r in rows])
+
+    def bench(self, suite: str) -> list[dict]:
+        return [{**json.loads(r["data"]), "device": r["device"], "code_version": r["code_version"]}
+                for r in self.db.execute("SELECT * FROM bench WHERE suite=? ORDER BY id", (suite,))]
 
     @classmethod
     def existing(cls, root: str | Path | None = None) -> "Store | None":

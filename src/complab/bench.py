@@ -1,0 +1,92 @@
+"""Speed and memory figures (`complab bench`), stored in the results database.
+
+`mixers`: for every mixer of the zoo and each of its forms (parallel; step-by-step),
+at a few (length, width) points: the compile time, the steady-state time of one
+forward + backward pass over a batch, and the peak temporary memory XLA plans for it
+(`memory_analysis`), so the cost of each mixer as the length grows is visible
+(quadratic attention against linear recurrences). Timing is the median of `repeats`
+calls after one warm-up; speed is measured here, never asserted in tests.
+"""
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from complab.models.mixers import (delta_net, elstm, gated_rnn, linear_attention, linear_transformer, lru, lstm,
+                                   recurrent_delta, softmax_attention, srwm)
+from complab.models.mixers.base import AbstractRecurrentMixer
+
+
+def zoo(max_len: int) -> dict[str, object]:
+    """One representative config per mixer (4 heads where there are heads)."""
+    return {
+        "softmax_attention": softmax_attention.Config(heads=4, max_len=max_len),
+        "softmax_attention_rope": softmax_attention.Config(heads=4, encoding="rope", max_len=max_len),
+        "linear_attention": linear_attention.Config(heads=4),
+        "linear_transformer": linear_transformer.Config(heads=4),
+        "delta_net": delta_net.Config(heads=4),
+        "gated_rnn": gated_rnn.Config(neurons=64),
+        "lru": lru.Config(state=64),
+        "recurrent_delta": recurrent_delta.Config(heads=4),
+        "srwm": srwm.Config(heads=4),
+        "lstm": lstm.Config(hidden=64),
+        "elstm": elstm.Config(hidden=64),
+    }
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    form: str
+    length: int
+    width: int
+    batch: int
+    compile_s: float
+    step_ms: float
+    temp_mib: float
+
+    def to_row(self) -> dict:
+        return dict(self.__dict__)
+
+
+def _measure(fn: Callable, args: tuple, repeats: int) -> tuple[float, float, float]:
+    t0 = time.perf_counter()
+    compiled = jax.jit(fn).lower(*args).compile()
+    compile_s = time.perf_counter() - t0
+    memory = compiled.memory_analysis()
+    temp = float(getattr(memory, "temp_size_in_bytes", 0) or 0) / 2**20 if memory is not None else float("nan")
+    jax.block_until_ready(compiled(*args))
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(compiled(*args))
+        times.append(time.perf_counter() - t0)
+    return compile_s, 1000 * float(np.median(times)), temp
+
+
+def mixers(lengths: tuple[int, ...] = (64, 256, 1024), width: int = 64, batch: int = 8, repeats: int = 5,
+           names: tuple[str, ...] | None = None, on_figure: Callable[[Figure], None] | None = None) -> list[Figure]:
+    out = []
+    for name, cfg in zoo(max(lengths)).items():
+        if names and name not in names:
+            continue
+        mixer = cfg.build(width, key=jax.random.key(0))
+        forms = {"recurrent": lambda m, x: m.recurrent(x)}
+        if not isinstance(mixer, AbstractRecurrentMixer):
+            forms = {"parallel": lambda m, x: m(x), **forms}
+        for form, apply in forms.items():
+            def loss(m, x, apply=apply):
+                return jnp.mean(jax.vmap(lambda z: apply(m, z))(x) ** 2)
+
+            grad = jax.grad(loss, argnums=(0, 1))
+            for length in lengths:
+                x = jax.random.normal(jax.random.key(1), (batch, length, width))
+                fig = Figure(name, form, length, width, batch, *_measure(grad, (mixer, x), repeats))
+                out.append(fig)
+                if on_figure is not None:
+                    on_figure(fig)
+    return out

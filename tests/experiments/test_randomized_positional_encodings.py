@@ -1,0 +1,66 @@
+"""The randomized-positions checks fail when randomizing does not help, when it costs
+in-distribution accuracy, and when an unsolvable task is solved or nothing was
+learned; the model each encoding builds."""
+
+import jax
+import pytest
+
+from complab.experiments.base import Results
+from complab.experiments.randomized_positional_encodings import EXPERIMENT, model_config, validate
+from complab.models import sequence
+
+CFG = EXPERIMENT.tiers["cpu"]
+
+
+def _results(test=None, iid=None):
+    test = {("bucket_sort", "sincos"): 0.30, ("bucket_sort", "random_sincos"): 0.95,
+            ("reverse_string", "sincos"): 0.52, ("reverse_string", "random_sincos"): 0.70,
+            ("parity_check", "sincos"): 0.51, ("parity_check", "random_sincos"): 0.52,
+            ("modular_arithmetic", "sincos"): 0.22, ("modular_arithmetic", "random_sincos"): 0.21, **(test or {})}
+    iid = {("bucket_sort", "sincos"): 1.0, ("bucket_sort", "random_sincos"): 0.99, **(iid or {})}
+    rows = []
+    for seed in (0, 1, 2):
+        for (task, enc), v in test.items():
+            rows.append({"seed": seed, "task": task, "encoding": enc, "metric": "test_accuracy", "value": v})
+            rows.append({"seed": seed, "task": task, "encoding": enc, "metric": "iid_accuracy",
+                         "value": iid.get((task, enc), 0.9)})
+    return Results(rows)
+
+
+def test_all_checks_pass_on_results_that_show_the_claim():
+    checks = EXPERIMENT.expect(_results(), CFG)
+    assert len(checks) == 3 and all(c.passed for c in checks), [c.measured for c in checks]
+
+
+@pytest.mark.parametrize("test,iid,failing", [
+    ({("reverse_string", "random_sincos"): 0.50}, {}, {0}),  # one helped task does not improve
+    ({("bucket_sort", "random_sincos"): 0.40, ("reverse_string", "random_sincos"): 0.55}, {}, {0}),  # gain < 12
+    ({}, {("bucket_sort", "random_sincos"): 0.90}, {1}),  # randomizing costs in-distribution accuracy
+    ({("parity_check", "random_sincos"): 0.75}, {}, {2}),  # parity solved: not the paper's finding
+    ({}, {("bucket_sort", "sincos"): 0.5, ("bucket_sort", "random_sincos"): 0.5,
+          ("reverse_string", "sincos"): 0.5, ("reverse_string", "random_sincos"): 0.5}, {2}),  # nothing learned
+])
+def test_each_check_fails_when_its_numbers_leave_the_claim(test, iid, failing):
+    checks = EXPERIMENT.expect(_results(test, iid), CFG)
+    assert {i for i, c in enumerate(checks) if not c.passed} == failing, [c.measured for c in checks]
+
+
+def test_each_encoding_builds_its_model_and_randomized_ones_draw_positions():
+    for enc, (positions, inside, random) in {"sincos": ("sincos", "none", False), "random_rope": ("none", "rope", True),
+                                             "learned": ("learned", "none", False),
+                                             "random_alibi": ("none", "alibi", True)}.items():
+        mc = model_config(CFG, enc)
+        assert (mc.positions, mc.mixer.encoding, mc.random_positions) == (positions, inside, random)
+        assert mc.norm == "post" and not mc.mixer.causal and mc.embed_scale
+    model = sequence.SequenceModel(model_config(CFG, "random_sincos"), 3, 2, key=jax.random.key(0))
+    x = jax.numpy.ones((12, 3))
+    p0, p1 = (model.trace(x, key=jax.random.key(k))["positions"] for k in (0, 1))
+    assert (p0 != p1).any() and int(p0.max()) < CFG.max_position
+
+
+def test_a_range_too_short_for_the_longest_example_is_refused():
+    import dataclasses
+
+    from complab.errors import ConfigError
+    with pytest.raises(ConfigError, match="max_position=100 is shorter than the longest example"):
+        validate(dataclasses.replace(CFG, max_position=100))
