@@ -16,8 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from complab.models.mixers import (delta_net, elstm, gated_rnn, linear_attention, linear_transformer, lru, lstm,
-                                   recurrent_delta, softmax_attention, srwm)
+from complab.models.mixers import (delta_net, elstm, gated_rnn, hyla, linear_attention, linear_transformer, lru,
+                                   lstm, recurrent_delta, softmax_attention, srwm)
 from complab.models.mixers.base import AbstractRecurrentMixer
 
 
@@ -26,6 +26,7 @@ def zoo(max_len: int) -> dict[str, object]:
     return {
         "softmax_attention": softmax_attention.Config(heads=4, max_len=max_len),
         "softmax_attention_rope": softmax_attention.Config(heads=4, encoding="rope", max_len=max_len),
+        "hyla": hyla.Config(heads=4, causal=True, max_len=max_len),
         "linear_attention": linear_attention.Config(heads=4),
         "linear_transformer": linear_transformer.Config(heads=4),
         "delta_net": delta_net.Config(heads=4),

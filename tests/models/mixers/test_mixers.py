@@ -1,12 +1,13 @@
 """Every mixer: parallel == recurrent form, and causality by gradients."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from complab.models.mixers import (delta_net, elstm, gated_rnn, linear_attention, linear_transformer, lru, lstm,
-                                   recurrent_delta, softmax_attention, srwm)
+from complab.models.mixers import (delta_net, elstm, gated_rnn, hyla, linear_attention, linear_transformer, lru,
+                                   lstm, recurrent_delta, softmax_attention, srwm)
 
 MIXERS = [
     linear_attention.Config(),
@@ -22,6 +23,9 @@ MIXERS = [
     lru.Config(state=3, r_min=0.9, r_max=0.999, max_phase=0.314),
     *[softmax_attention.Config(heads=2, encoding=e, max_len=40, t5_buckets=8, t5_max_distance=16)
       for e in ("none", "rope", "alibi", "t5")],
+    hyla.Config(heads=3, causal=True, max_len=40),
+    hyla.Config(heads=2, causal=True, encoding="t5", rms_heads=False, max_len=40, t5_buckets=8, t5_max_distance=16),
+    hyla.Config(heads=2, causal=True, encoding="rope", value_net="linear", max_len=40),
 ]
 # no parallel form (their state feeds back nonlinearly): causality and traces only
 RECURRENT_ONLY = [lstm.Config(hidden=5), elstm.Config(hidden=4), recurrent_delta.Config(),
@@ -105,3 +109,21 @@ def test_padding_keys_get_no_weight_in_non_causal_attention():
     padded = m(x, valid=valid)[:6]
     np.testing.assert_allclose(padded, m(x[:6]), atol=1e-6)
     assert not np.allclose(m(x)[:6], m(x[:6]), atol=1e-3)  # without the mask the padding leaks
+
+
+def test_hyla_is_invariant_to_the_scale_of_its_scores_only_with_rms_heads():
+    x = jax.random.normal(jax.random.key(3), (7, 6))
+    for rms in (True, False):
+        m = hyla.Config(heads=3, rms_heads=rms).build(6, key=jax.random.key(0))
+        scaled = eqx.tree_at(lambda m: m.w_q, m, 10.0 * m.w_q)
+        assert np.allclose(m(x), scaled(x), rtol=1e-3, atol=1e-4) == rms
+
+
+def test_hyla_ablations_change_the_function_and_linear_value_net_is_bilinear_in_scores():
+    x = jax.random.normal(jax.random.key(3), (7, 6))
+    outs = [hyla.Config(heads=3, rms_heads=r, value_net=v).build(6, key=jax.random.key(0))(x)
+            for r, v in ((True, "relu"), (False, "relu"), (True, "linear"))]
+    assert not np.allclose(outs[0], outs[1], atol=1e-3) and not np.allclose(outs[0], outs[2], atol=1e-3)
+    # without normalisation and relu, doubling the queries doubles the scores: the output grows 4x
+    lin = hyla.Config(heads=3, rms_heads=False, value_net="linear").build(6, key=jax.random.key(0))
+    np.testing.assert_allclose(eqx.tree_at(lambda m: m.w_q, lin, 2.0 * lin.w_q)(x), 4 * lin(x), rtol=1e-4, atol=1e-5)

@@ -118,18 +118,22 @@ class SoftmaxAttention(AbstractMixer):
             q, k = rotate(q, positions), rotate(k, positions)
         return q, k, v
 
+    def mix(self, scores: Float[Array, "heads tq tk"], allowed: Bool[Array, "tq tk"],
+            v: Float[Array, "heads tk value"]) -> tuple[Array, Float[Array, "tq heads value"]]:
+        """The attention pattern over the allowed keys and each head's output."""
+        pattern = jax.nn.softmax(jnp.where(allowed[None], scores, -1e30), axis=-1)
+        return pattern, jnp.einsum("hts,hsv->thv", pattern, v)
+
     def trace(self, x: Float[Array, "time dim"], positions: Int[Array, " time"] | None = None,
               valid: Bool[Array, " time"] | None = None) -> dict[str, Array]:
         t = x.shape[0]
         positions = jnp.arange(t) if positions is None else positions
         q, k, v = self._qkv(x, positions)
         scores = jnp.einsum("htk,hsk->hts", q, k) / jnp.sqrt(q.shape[-1]) + self.bias(positions, positions)
-        if self.cfg.causal:
-            scores = jnp.where(jnp.tril(jnp.ones((t, t), bool)), scores, -jnp.inf)
+        allowed = jnp.tril(jnp.ones((t, t), bool)) if self.cfg.causal else jnp.ones((t, t), bool)
         if valid is not None:
-            scores = jnp.where(valid.astype(bool)[None, None, :], scores, -1e30)
-        pattern = jax.nn.softmax(scores, axis=-1)
-        y = jnp.einsum("hts,hsv->thv", pattern, v)
+            allowed = allowed & valid.astype(bool)[None, :]
+        pattern, y = self.mix(scores, allowed, v)
         return {"pattern": pattern, "out": y.reshape(t, -1) @ self.w_o.T}
 
     def __call__(self, x: Float[Array, "time dim"], positions: Int[Array, " time"] | None = None,
@@ -150,6 +154,5 @@ class SoftmaxAttention(AbstractMixer):
         keys, values = keys.at[:, t].set(k[:, 0]), values.at[:, t].set(v[:, 0])
         positions = positions.at[t].set(t)
         scores = jnp.einsum("hk,hsk->hs", q[:, 0], keys) / jnp.sqrt(q.shape[-1]) + self.bias(t[None], positions)[:, 0]
-        scores = jnp.where(jnp.arange(keys.shape[1]) <= t, scores, -jnp.inf)
-        y = jnp.einsum("hs,hsv->hv", jax.nn.softmax(scores, axis=-1), values)
+        _, y = self.mix(scores[:, None], (jnp.arange(keys.shape[1]) <= t)[None], values)
         return (keys, values, positions, t + 1), self.w_o @ y.reshape(-1)

@@ -1,0 +1,67 @@
+"""Hypernetwork linear attention, HYLA (Schug, Kobayashi, Akram, Sacramento, Pascanu 2024,
+"Attention as a hypernetwork"; code smonsays/hypernetwork-attention).
+
+Multi-head attention read as a hypernetwork: for each (query q, key k) pair the H heads'
+scores a_qk = (A[1,q,k], ..., A[H,q,k]) are a latent code that configures a value
+network applied to x_k. HYLA makes that network nonlinear and normalises the code:
+
+    A[h,q,k] = Q_h[q] . K_h[k] / sqrt(d_k) + bias[h,q,k]       (no softmax)
+    A~ = A / sqrt(mean_h A^2 + eps)                               (`rms_heads`: RMS over heads)
+    U[q,k] = sum_h A~[h,q,k] V_h[k]                               (the value network's first layer)
+    Y_h[q] = sum_k A~[h,q,k] relu(U[q,k])                         (`value_net` "relu"; "linear": no relu)
+    out[q] = W_O concat_h Y_h[q]
+
+Ablations as in the paper: `rms_heads=False` (no normalisation across heads) and
+`value_net="linear"`. Projections, position schemes (RoPE, ALiBi, T5 bias), causal and
+padding masks and the key-value-cache step form are those of softmax attention
+(softmax_attention.py); only how scores turn into outputs differs. The paper's
+projections carry biases; these do not. Cost: a [T, T, d_v] intermediate per sequence.
+"""
+
+from dataclasses import dataclass
+from typing import Literal
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Bool, Float
+
+from complab.config import require
+from complab.models.mixers.softmax_attention import Encoding, SoftmaxAttention
+
+EPS = 1e-6
+
+
+@dataclass(frozen=True)
+class Config:
+    heads: int = 1
+    key_size: int = 0  # per head; 0: width / heads
+    value_size: int = 0
+    causal: bool = False
+    encoding: Encoding = "none"
+    rms_heads: bool = True
+    value_net: Literal["relu", "linear"] = "relu"
+    max_len: int = 512
+    t5_buckets: int = 32
+    t5_max_distance: int = 128
+    init_scale: float = 1.0
+
+    def __post_init__(self):
+        require(self.heads >= 1 and self.key_size >= 0 and self.value_size >= 0 and self.max_len >= 1
+                and self.t5_buckets >= 4 and self.t5_max_distance >= self.t5_buckets and self.init_scale > 0,
+                f"HYLA needs heads, max_len >= 1, sizes >= 0, 4 <= t5_buckets <= t5_max_distance and "
+                f"init_scale > 0, got {self}")
+
+    def build(self, dim: int, *, key: jax.Array) -> "HYLA":
+        return HYLA(self, dim, key=key)
+
+
+class HYLA(SoftmaxAttention):
+    def mix(self, scores: Float[Array, "heads tq tk"], allowed: Bool[Array, "tq tk"],
+            v: Float[Array, "heads tk value"]) -> tuple[Array, Float[Array, "tq heads value"]]:
+        a = jnp.where(allowed[None], scores, 0.0)
+        if self.cfg.rms_heads:
+            a = a / jnp.sqrt(jnp.mean(a**2, axis=0, keepdims=True) + EPS)
+        hidden = jnp.einsum("hqk,hkv->qkv", a, v)
+        if self.cfg.value_net == "relu":
+            hidden = jax.nn.relu(hidden)
+        return a, jnp.einsum("hqk,qkv->qhv", a, hidden)
