@@ -2,7 +2,11 @@
 
 - `MLP`: W_2 act(W_1 x + b_1) + b_2, act GELU or ReLU, hidden = `factor` x width
   (Vaswani et al. 2017);
-- `SwiGLU`: W_2 (SiLU(W_1 x) * (W_3 x)), no biases (Shazeer 2020).
+- `SwiGLU`: W_2 (SiLU(W_1 x) * (W_3 x)), no biases (Shazeer 2020);
+- mixtures of experts: models/moe.py.
+
+A block maps one token (`__call__`); `trace(x, key)` maps a sequence and names its
+intermediates ("out" the output); `key` is given in training only (expert dropout).
 """
 
 from dataclasses import dataclass
@@ -29,7 +33,12 @@ class MLPConfig:
         return MLP(self, dim, key=key)
 
 
-class MLP(eqx.Module):
+class AbstractFeedforward(eqx.Module):
+    def trace(self, x: Float[Array, "time dim"], key: jax.Array | None = None) -> dict[str, Array]:
+        return {"out": jax.vmap(self)(x)}
+
+
+class MLP(AbstractFeedforward):
     up: eqx.nn.Linear
     down: eqx.nn.Linear
     activation: str = eqx.field(static=True)
@@ -55,7 +64,7 @@ class SwiGLUConfig:
         return SwiGLU(self, dim, key=key)
 
 
-class SwiGLU(eqx.Module):
+class SwiGLU(AbstractFeedforward):
     gate: eqx.nn.Linear
     up: eqx.nn.Linear
     down: eqx.nn.Linear

@@ -133,7 +133,8 @@ class SequenceModel(AbstractModel):
         for i in range(cfg.layers):
             blocks = [(f"block{i}.mixer", self.norms[i], self._mix(self.mixers[i], p, valid, cfg.form))]
             if self.ffs:
-                blocks.append((f"block{i}.ff", self.ff_norms[i], lambda z, f=self.ffs[i]: {"out": jax.vmap(f)(z)}))
+                k_ff = jax.random.fold_in(rng.named(k_drop, "ff"), i) if train and k_drop is not None else None
+                blocks.append((f"block{i}.ff", self.ff_norms[i], lambda z, f=self.ffs[i], k=k_ff: f.trace(z, k)))
             for name, norm, block in blocks:
                 ln = jax.vmap(norm)
                 inner = block(ln(h) if cfg.norm == "pre" else h)
