@@ -22,7 +22,7 @@ MIXERS = [
     lru.Config(state=6),
     lru.Config(state=3, r_min=0.9, r_max=0.999, max_phase=0.314),
     *[softmax_attention.Config(heads=2, encoding=e, max_len=40, t5_buckets=8, t5_max_distance=16)
-      for e in ("none", "rope", "alibi", "t5")],
+      for e in ("none", "rope", "alibi", "t5", "xl")],
     hyla.Config(heads=3, causal=True, max_len=40),
     hyla.Config(heads=2, causal=True, encoding="t5", rms_heads=False, max_len=40, t5_buckets=8, t5_max_distance=16),
     hyla.Config(heads=2, causal=True, encoding="rope", value_net="linear", max_len=40),
@@ -80,7 +80,7 @@ def test_trace_names_the_output_and_intermediates(cfg):
     assert len(tr) >= 2  # each mixer exposes something beyond its output
 
 
-@pytest.mark.parametrize("encoding", ["none", "rope", "alibi", "t5"])
+@pytest.mark.parametrize("encoding", ["none", "rope", "alibi", "t5", "xl"])
 def test_non_causal_attention_sees_the_future(encoding):
     cfg = softmax_attention.Config(causal=False, encoding=encoding, t5_buckets=8, t5_max_distance=16)
     mixer = cfg.build(4, key=jax.random.key(2))
@@ -92,7 +92,7 @@ def test_non_causal_attention_sees_the_future(encoding):
 def test_positions_enter_only_through_the_encoding():
     x = jax.random.normal(jax.random.key(3), (6, 4))
     shifted = jnp.arange(6) + 7
-    for encoding, changes in (("none", False), ("rope", False), ("alibi", False), ("t5", False)):
+    for encoding, changes in (("none", False), ("rope", False), ("alibi", False), ("t5", False), ("xl", False)):
         m = softmax_attention.Config(encoding=encoding, t5_buckets=8, t5_max_distance=16).build(
             4, key=jax.random.key(0))
         # relative schemes: a common shift of all positions changes nothing
@@ -127,3 +127,11 @@ def test_hyla_ablations_change_the_function_and_linear_value_net_is_bilinear_in_
     # without normalisation and relu, doubling the queries doubles the scores: the output grows 4x
     lin = hyla.Config(heads=3, rms_heads=False, value_net="linear").build(6, key=jax.random.key(0))
     np.testing.assert_allclose(eqx.tree_at(lambda m: m.w_q, lin, 2.0 * lin.w_q)(x), 4 * lin(x), rtol=1e-4, atol=1e-5)
+
+
+def test_transformer_xl_logits_factorise_exactly_at_any_positions():
+    from complab.models.mixers.relative_xl import RelativeXL
+    xl = RelativeXL(2, 3, 8, key=jax.random.key(0))
+    q, k = jax.random.normal(jax.random.key(1), (2, 5, 3)), jax.random.normal(jax.random.key(2), (2, 7, 3))
+    q_pos, k_pos = jnp.array([3, 9, 40, 41, 300]), jnp.array([0, 2, 9, 17, 41, 100, 301])
+    np.testing.assert_allclose(xl.logits(q, k, q_pos, k_pos), xl.direct(q, k, q_pos, k_pos), rtol=2e-4, atol=2e-4)

@@ -9,7 +9,9 @@ schemes that live inside attention:
   right would be indistinguishable;
 - "t5": a learned bias per head and relative-position bucket (Raffel et al. 2020): half
   the buckets hold exact distances, the rest log-spaced distances up to `max_distance`;
-  bidirectional when not causal.
+  bidirectional when not causal;
+- "xl": Transformer-XL relative logits (Dai et al. 2019; relative_xl.py), the default of
+  Ruoss et al.'s code.
 
 Absolute encodings (sin/cos, learned) belong to the embedding (models/positions.py).
 Positions default to 0..T-1; `positions` may pass others, e.g. the randomized scheme of
@@ -31,8 +33,9 @@ from jaxtyping import Array, Bool, Float, Int
 
 from complab.config import require
 from complab.models.mixers.base import AbstractMixer, head_projections, per_head
+from complab.models.mixers.relative_xl import RelativeXL
 
-Encoding = Literal["none", "rope", "alibi", "t5"]
+Encoding = Literal["none", "rope", "alibi", "t5", "xl"]
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,7 @@ class SoftmaxAttention(AbstractMixer):
     w_v: Float[Array, "heads value dim"]
     w_o: Float[Array, "dim heads_value"]
     t5_bias: Float[Array, "heads buckets"] | None
+    xl: RelativeXL | None
     cfg: Config = eqx.field(static=True)
     takes_positions: ClassVar[bool] = True
 
@@ -98,6 +102,8 @@ class SoftmaxAttention(AbstractMixer):
         self.w_q, self.w_k, self.w_v, self.w_o = head_projections(key, cfg.heads, cfg.key_size or size,
                                                                   cfg.value_size or size, dim, cfg.init_scale)
         self.t5_bias = jnp.zeros((cfg.heads, cfg.t5_buckets)) if cfg.encoding == "t5" else None
+        self.xl = (RelativeXL(cfg.heads, self.w_q.shape[1], dim, key=jax.random.fold_in(key, 1))
+                   if cfg.encoding == "xl" else None)
         self.cfg = cfg
 
     def bias(self, q_pos: Int[Array, " tq"], k_pos: Int[Array, " tk"]) -> Float[Array, "heads tq tk"]:
@@ -111,6 +117,12 @@ class SoftmaxAttention(AbstractMixer):
             b = t5_bucket(rel, self.cfg.t5_buckets, self.cfg.t5_max_distance, bidirectional=not self.cfg.causal)
             return self.t5_bias[:, b]
         return jnp.zeros((1, rel.shape[0], rel.shape[1]))
+
+    def logits(self, q, k, q_pos, k_pos) -> Float[Array, "heads tq tk"]:
+        """Scaled query-key scores plus the position terms."""
+        if self.xl is not None:
+            return self.xl.logits(q, k, q_pos, k_pos) / jnp.sqrt(q.shape[-1])
+        return jnp.einsum("htk,hsk->hts", q, k) / jnp.sqrt(q.shape[-1]) + self.bias(q_pos, k_pos)
 
     def _qkv(self, x, positions):
         q, k, v = per_head(self.w_q, x), per_head(self.w_k, x), per_head(self.w_v, x)
@@ -129,7 +141,7 @@ class SoftmaxAttention(AbstractMixer):
         t = x.shape[0]
         positions = jnp.arange(t) if positions is None else positions
         q, k, v = self._qkv(x, positions)
-        scores = jnp.einsum("htk,hsk->hts", q, k) / jnp.sqrt(q.shape[-1]) + self.bias(positions, positions)
+        scores = self.logits(q, k, positions, positions)
         allowed = jnp.tril(jnp.ones((t, t), bool)) if self.cfg.causal else jnp.ones((t, t), bool)
         if valid is not None:
             allowed = allowed & valid.astype(bool)[None, :]
@@ -153,6 +165,6 @@ class SoftmaxAttention(AbstractMixer):
         q, k, v = self._qkv(x_t[None], t[None])
         keys, values = keys.at[:, t].set(k[:, 0]), values.at[:, t].set(v[:, 0])
         positions = positions.at[t].set(t)
-        scores = jnp.einsum("hk,hsk->hs", q[:, 0], keys) / jnp.sqrt(q.shape[-1]) + self.bias(t[None], positions)[:, 0]
-        _, y = self.mix(scores[:, None], (jnp.arange(keys.shape[1]) <= t)[None], values)
+        scores = self.logits(q, keys, t[None], positions)
+        _, y = self.mix(scores, (jnp.arange(keys.shape[1]) <= t)[None], values)
         return (keys, values, positions, t + 1), self.w_o @ y.reshape(-1)
