@@ -49,6 +49,7 @@ class Figure:
     compile_s: float
     step_ms: float
     temp_mib: float
+    error: str = ""  # why the point has no figures (e.g. out of device memory)
 
     def to_row(self) -> dict:
         return dict(self.__dict__)
@@ -71,22 +72,29 @@ def _measure(fn: Callable, args: tuple, repeats: int) -> tuple[float, float, flo
 
 def mixers(lengths: tuple[int, ...] = (64, 256, 1024), width: int = 64, batch: int = 8, repeats: int = 5,
            names: tuple[str, ...] | None = None, on_figure: Callable[[Figure], None] | None = None) -> list[Figure]:
+    """Figures for every mixer, form and length; a point that fails (out of memory: the
+    step form of attention keeps its whole cache per step for the backward pass) is
+    recorded with its error and the others go on."""
     out = []
-    for name, cfg in zoo(max(lengths)).items():
+    for name in zoo(1):
         if names and name not in names:
             continue
-        mixer = cfg.build(width, key=jax.random.key(0))
-        forms = {"recurrent": lambda m, x: m.recurrent(x)}
-        if not isinstance(mixer, AbstractRecurrentMixer):
-            forms = {"parallel": lambda m, x: m(x), **forms}
-        for form, apply in forms.items():
-            def loss(m, x, apply=apply):
-                return jnp.mean(jax.vmap(lambda z: apply(m, z))(x) ** 2)
+        for length in lengths:
+            mixer = zoo(length)[name].build(width, key=jax.random.key(0))
+            forms = {"recurrent": lambda m, x: m.recurrent(x)}
+            if not isinstance(mixer, AbstractRecurrentMixer):
+                forms = {"parallel": lambda m, x: m(x), **forms}
+            for form, apply in forms.items():
+                def loss(m, x, apply=apply):
+                    return jnp.mean(jax.vmap(lambda z: apply(m, z))(x) ** 2)
 
-            grad = jax.grad(loss, argnums=(0, 1))
-            for length in lengths:
                 x = jax.random.normal(jax.random.key(1), (batch, length, width))
-                fig = Figure(name, form, length, width, batch, *_measure(grad, (mixer, x), repeats))
+                try:
+                    figures = _measure(jax.grad(loss, argnums=(0, 1)), (mixer, x), repeats)
+                    fig = Figure(name, form, length, width, batch, *figures)
+                except jax.errors.JaxRuntimeError as e:
+                    reason = "out of memory" if "RESOURCE_EXHAUSTED" in str(e) else str(e).splitlines()[0][:200]
+                    fig = Figure(name, form, length, width, batch, float("nan"), float("nan"), float("nan"), reason)
                 out.append(fig)
                 if on_figure is not None:
                     on_figure(fig)

@@ -123,15 +123,17 @@ def cmd_bench(args, console: Console) -> int:
     table = Table("mixer", "form", "length", "width", "compile s", "fwd+bwd ms", "temp MiB",
                   title=f"complab bench mixers on {meta['device']} (batch {args.batch})")
 
-    def show(fig):
-        console.print(f"{fig.name:24s} {fig.form:9s} L={fig.length:5d}  {fig.step_ms:9.2f} ms  "
-                      f"{fig.temp_mib:8.1f} MiB  (compile {fig.compile_s:.1f} s)")
-        table.add_row(fig.name, fig.form, str(fig.length), str(fig.width), f"{fig.compile_s:.2f}",
-                      f"{fig.step_ms:.2f}", f"{fig.temp_mib:.1f}")
-
-    figures = bench.mixers(lengths, args.width, args.batch, args.repeats, names, on_figure=show)
     store = Store(args.results)
-    store.log_bench("mixers", [f.to_row() for f in figures], meta["device"], meta["code_version"])
+
+    def show(fig):
+        store.log_bench("mixers", [fig.to_row()], meta["device"], meta["code_version"])  # each point as it comes
+        figures = (f"{fig.step_ms:9.2f} ms  {fig.temp_mib:8.1f} MiB  (compile {fig.compile_s:.1f} s)" if not fig.error
+                   else fig.error)
+        console.print(f"{fig.name:24s} {fig.form:9s} L={fig.length:5d}  {figures}")
+        table.add_row(fig.name, fig.form, str(fig.length), str(fig.width), f"{fig.compile_s:.2f}",
+                      f"{fig.step_ms:.2f}" if not fig.error else fig.error, f"{fig.temp_mib:.1f}")
+
+    bench.mixers(lengths, args.width, args.batch, args.repeats, names, on_figure=show)
     console.print(table)
     return 0
 

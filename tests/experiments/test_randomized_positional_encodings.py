@@ -18,12 +18,13 @@ def _results(test=None, iid=None):
             ("parity_check", "sincos"): 0.51, ("parity_check", "random_sincos"): 0.52,
             ("modular_arithmetic", "sincos"): 0.22, ("modular_arithmetic", "random_sincos"): 0.21, **(test or {})}
     iid = {("bucket_sort", "sincos"): 1.0, ("bucket_sort", "random_sincos"): 0.99, **(iid or {})}
+    default_iid = 0.95
     rows = []
     for seed in (0, 1, 2):
         for (task, enc), v in test.items():
             rows.append({"seed": seed, "task": task, "encoding": enc, "metric": "test_accuracy", "value": v})
             rows.append({"seed": seed, "task": task, "encoding": enc, "metric": "iid_accuracy",
-                         "value": iid.get((task, enc), 0.9)})
+                         "value": iid.get((task, enc), default_iid)})
     return Results(rows)
 
 
@@ -35,10 +36,12 @@ def test_all_checks_pass_on_results_that_show_the_claim():
 @pytest.mark.parametrize("test,iid,failing", [
     ({("reverse_string", "random_sincos"): 0.50}, {}, {0}),  # one helped task does not improve
     ({("bucket_sort", "random_sincos"): 0.40, ("reverse_string", "random_sincos"): 0.55}, {}, {0}),  # gain < 12
-    ({}, {("bucket_sort", "random_sincos"): 0.90}, {1}),  # randomizing costs in-distribution accuracy
+    ({}, {("bucket_sort", "random_sincos"): 0.93}, {1}),  # randomizing costs in-distribution accuracy
+    ({("reverse_string", "random_sincos"): 0.525}, {}, {0}),  # a gain within the noise is no gain
+    ({}, {("reverse_string", "sincos"): 0.61, ("reverse_string", "random_sincos"): 0.62}, {0}),  # not learned
     ({("parity_check", "random_sincos"): 0.75}, {}, {2}),  # parity solved: not the paper's finding
     ({}, {("bucket_sort", "sincos"): 0.5, ("bucket_sort", "random_sincos"): 0.5,
-          ("reverse_string", "sincos"): 0.5, ("reverse_string", "random_sincos"): 0.5}, {2}),  # nothing learned
+          ("reverse_string", "sincos"): 0.5, ("reverse_string", "random_sincos"): 0.5}, {0, 2}),  # nothing learned
 ])
 def test_each_check_fails_when_its_numbers_leave_the_claim(test, iid, failing):
     checks = EXPERIMENT.expect(_results(test, iid), CFG)

@@ -36,8 +36,10 @@ papers' code and ours differ, and why:
   steps, test lengths 41-100 in 3 buckets, L = 256.
 
 Checks (thresholds from the paper's claims): randomizing raises the test accuracy of
-every task the paper's randomized encodings solve, by at least the paper's average
-gain (+12.0 points over its 6,000 models) on average over those tasks; the
+every task the paper's randomized encodings help (by at least a point, and by at least
+the paper's average gain, +12.0 points over its 6,000 models, on average over those
+tasks), provided each was learned in distribution (>= 90%: without that a length
+comparison says nothing); the
 in-distribution accuracy of the randomized encoding is no more than 5 points below the
 unrandomized one; parity_check and modular_arithmetic stay within 10 points of chance
 for every encoding (precondition: the same training solved a task in distribution).
@@ -65,6 +67,8 @@ ENCODINGS = BASE + tuple(f"random_{e}" for e in BASE[1:])
 HELPED = ("bucket_sort", "reverse_string", "missing_duplicate_string", "even_pairs", "duplicate_string")
 UNSOLVED = ("parity_check", "modular_arithmetic")
 PAPER_GAIN = 0.12
+MIN_GAIN = 0.01  # above the sampling noise of the test sets (thousands of answers)
+LEARNED = 0.9  # in-distribution accuracy that counts as having learned a task
 IID_TOLERANCE = 0.05
 CHANCE_MARGIN = 0.10
 
@@ -179,7 +183,7 @@ def expect(results: Results, cfg: Config) -> list[Check]:
     checks = []
     helped = [t for t in cfg.tasks if t in HELPED]
     for plain, randomized in pairs:
-        gains, described, iid_ok, iid_text = {}, [], True, []
+        gains, described, iid_ok, iid_text, unlearned = {}, [], True, [], []
         for t in helped:
             p_vals, p = _mean(results, "test_accuracy", task=t, encoding=plain)
             r_vals, r = _mean(results, "test_accuracy", task=t, encoding=randomized)
@@ -189,13 +193,19 @@ def expect(results: Results, cfg: Config) -> list[Check]:
             _, ri = _mean(results, "iid_accuracy", task=t, encoding=randomized)
             iid_ok &= ri >= pi - IID_TOLERANCE
             iid_text.append(f"{t}: {plain} {pi:.1%}, {randomized} {ri:.1%}")
+            if min(pi, ri) < LEARNED:
+                unlearned.append(f"{t} ({plain} {pi:.1%}, {randomized} {ri:.1%})")
         if helped:
             mean_gain = float(np.mean(list(gains.values())))
+            pre = (f"precondition failed: not learned in distribution (< {LEARNED:.0%}): {', '.join(unlearned)}; "
+                   if unlearned else "")
             checks.append(Check(
                 f"randomizing {plain} raises the test-length accuracy (seed mean) of every task it helps in the "
-                f"paper ({', '.join(helped)}), by >= {PAPER_GAIN:.0%} points on average (the paper's mean gain)",
-                all(g > 0 for g in gains.values()) and mean_gain >= PAPER_GAIN,
-                f"gain {', '.join(f'{t}: {g:+.1%}' for t, g in gains.items())} (mean {mean_gain:+.1%}); "
+                f"paper ({', '.join(helped)}) by >= {MIN_GAIN:.0%} point, and by >= {PAPER_GAIN:.0%} points on "
+                f"average (the paper's mean gain); precondition: each task learned in distribution "
+                f"(>= {LEARNED:.0%} with both encodings)",
+                not unlearned and all(g >= MIN_GAIN for g in gains.values()) and mean_gain >= PAPER_GAIN,
+                pre + f"gain {', '.join(f'{t}: {g:+.1%}' for t, g in gains.items())} (mean {mean_gain:+.1%}); "
                 + "; ".join(described)))
             checks.append(Check(
                 f"in distribution (lengths {cfg.task.train_lengths[0]}-{cfg.task.train_lengths[1]}), randomized "
@@ -212,7 +222,7 @@ def expect(results: Results, cfg: Config) -> list[Check]:
                 vals, m = _mean(results, "test_accuracy", task=t, encoding=e)
                 near &= all(v <= chance + CHANCE_MARGIN for v in vals.values())
                 text.append(f"{t} {e}: {per_seed(vals, '{:.1%}')} (chance {chance:.0%})")
-        learned = solved >= 0.9
+        learned = solved >= LEARNED
         checks.append(Check(
             f"{' and '.join(unsolved)} stay within {CHANCE_MARGIN:.0%} points of chance at test lengths for every "
             "encoding (precondition: the same training reached >= 90% in distribution on a task it helps)",
