@@ -6,7 +6,7 @@ from complab.store import Store
 
 
 def test_bench_stores_a_figure_per_mixer_form_and_length(tmp_path):
-    assert cli.main(["bench", "mixers", "--lengths", "4,8", "--width", "8", "--batch", "2", "--repeats", "1",
+    assert cli.main(["bench", "mixers", "--lengths", "4,8", "--widths", "8", "--batch", "2", "--repeats", "1",
                      "--only", "lstm,linear_transformer", "--results", str(tmp_path)]) == 0
     rows = Store(tmp_path).bench("mixers")
     got = {(r["name"], r["form"], r["length"]) for r in rows}
@@ -33,7 +33,7 @@ def test_a_point_out_of_memory_is_recorded_and_the_others_go_on(tmp_path, monkey
         return real(fn, args, repeats)
 
     monkeypatch.setattr(bench, "_measure", measure)
-    assert cli.main(["bench", "mixers", "--lengths", "4,8", "--width", "8", "--batch", "2", "--repeats", "1",
+    assert cli.main(["bench", "mixers", "--lengths", "4,8", "--widths", "8", "--batch", "2", "--repeats", "1",
                      "--only", "lstm", "--results", str(tmp_path)]) == 0
     rows = {r["length"]: r for r in Store(tmp_path).bench("mixers")}
     assert rows[4]["error"] == "" and rows[4]["step_ms"] > 0 and rows[8]["error"] == "out of memory"

@@ -70,8 +70,9 @@ def _measure(fn: Callable, args: tuple, repeats: int) -> tuple[float, float, flo
     return compile_s, 1000 * float(np.median(times)), temp
 
 
-def mixers(lengths: tuple[int, ...] = (64, 256, 1024), width: int = 64, batch: int = 8, repeats: int = 5,
-           names: tuple[str, ...] | None = None, on_figure: Callable[[Figure], None] | None = None) -> list[Figure]:
+def mixers(lengths: tuple[int, ...] = (64, 256, 1024), widths: tuple[int, ...] = (64,), batch: int = 8,
+           repeats: int = 5, names: tuple[str, ...] | None = None,
+           on_figure: Callable[[Figure], None] | None = None) -> list[Figure]:
     """Figures for every mixer, form and length; a point that fails (out of memory: the
     step form of attention keeps its whole cache per step for the backward pass) is
     recorded with its error and the others go on."""
@@ -79,23 +80,30 @@ def mixers(lengths: tuple[int, ...] = (64, 256, 1024), width: int = 64, batch: i
     for name in zoo(1):
         if names and name not in names:
             continue
-        for length in lengths:
-            mixer = zoo(length)[name].build(width, key=jax.random.key(0))
-            forms = {"recurrent": lambda m, x: m.recurrent(x)}
-            if not isinstance(mixer, AbstractRecurrentMixer):
-                forms = {"parallel": lambda m, x: m(x), **forms}
-            for form, apply in forms.items():
-                def loss(m, x, apply=apply):
-                    return jnp.mean(jax.vmap(lambda z: apply(m, z))(x) ** 2)
+        for width in widths:
+            for length in lengths:
+                out += _points(name, zoo(length)[name].build(width, key=jax.random.key(0)), length, width, batch,
+                               repeats, on_figure)
+    return out
 
-                x = jax.random.normal(jax.random.key(1), (batch, length, width))
-                try:
-                    figures = _measure(jax.grad(loss, argnums=(0, 1)), (mixer, x), repeats)
-                    fig = Figure(name, form, length, width, batch, *figures)
-                except jax.errors.JaxRuntimeError as e:
-                    reason = "out of memory" if "RESOURCE_EXHAUSTED" in str(e) else str(e).splitlines()[0][:200]
-                    fig = Figure(name, form, length, width, batch, float("nan"), float("nan"), float("nan"), reason)
-                out.append(fig)
-                if on_figure is not None:
-                    on_figure(fig)
+
+def _points(name, mixer, length, width, batch, repeats, on_figure) -> list[Figure]:
+    forms = {"recurrent": lambda m, x: m.recurrent(x)}
+    if not isinstance(mixer, AbstractRecurrentMixer):
+        forms = {"parallel": lambda m, x: m(x), **forms}
+    out = []
+    for form, apply in forms.items():
+        def loss(m, x, apply=apply):
+            return jnp.mean(jax.vmap(lambda z: apply(m, z))(x) ** 2)
+
+        x = jax.random.normal(jax.random.key(1), (batch, length, width))
+        try:
+            fig = Figure(name, form, length, width, batch, *_measure(jax.grad(loss, argnums=(0, 1)), (mixer, x),
+                                                                     repeats))
+        except jax.errors.JaxRuntimeError as e:
+            reason = "out of memory" if "RESOURCE_EXHAUSTED" in str(e) else str(e).splitlines()[0][:200]
+            fig = Figure(name, form, length, width, batch, float("nan"), float("nan"), float("nan"), reason)
+        out.append(fig)
+        if on_figure is not None:
+            on_figure(fig)
     return out

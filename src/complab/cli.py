@@ -111,9 +111,13 @@ def cmd_bench(args, console: Console) -> int:
     from complab import bench, runner
     from complab.store import Store
 
-    lengths = tuple(int(v) for v in args.lengths.split(","))
-    if min(lengths) < 1 or args.width < 1 or args.batch < 1:
-        raise ComplabError(f"lengths, width and batch must be >= 1, got {args.lengths}, {args.width}, {args.batch}")
+    try:
+        lengths, widths = (tuple(int(v) for v in a.split(",")) for a in (args.lengths, args.widths))
+    except ValueError:
+        raise ComplabError(f"lengths and widths are comma-separated integers, got {args.lengths!r} and "
+                           f"{args.widths!r}") from None
+    if min(lengths) < 1 or min(widths) < 1 or args.batch < 1:
+        raise ComplabError(f"lengths, widths and batch must be >= 1, got {args.lengths}, {args.widths}, {args.batch}")
     known = tuple(bench.zoo(1))
     names = tuple(args.only.split(",")) if args.only else None
     unknown = [n for n in names or () if n not in known]
@@ -133,7 +137,7 @@ def cmd_bench(args, console: Console) -> int:
         table.add_row(fig.name, fig.form, str(fig.length), str(fig.width), f"{fig.compile_s:.2f}",
                       f"{fig.step_ms:.2f}" if not fig.error else fig.error, f"{fig.temp_mib:.1f}")
 
-    bench.mixers(lengths, args.width, args.batch, args.repeats, names, on_figure=show)
+    bench.mixers(lengths, widths, args.batch, args.repeats, names, on_figure=show)
     console.print(table)
     return 0
 
@@ -168,7 +172,7 @@ def parser() -> argparse.ArgumentParser:
     b = add("bench", cmd_bench, "time and size the mixers' forms (stored in the results database)")
     b.add_argument("suite", choices=("mixers",))
     b.add_argument("--lengths", default="64,256,1024", help="sequence lengths (default 64,256,1024)")
-    b.add_argument("--width", type=int, default=64)
+    b.add_argument("--widths", default="64", help="model widths (default 64)")
     b.add_argument("--batch", type=int, default=8)
     b.add_argument("--repeats", type=int, default=5)
     b.add_argument("--only", help="comma-separated mixer names (default: all)")
