@@ -67,3 +67,23 @@ def test_a_range_too_short_for_the_longest_example_is_refused():
     from complab.errors import ConfigError
     with pytest.raises(ConfigError, match="max_position=100 is shorter than the longest example"):
         validate(dataclasses.replace(CFG, max_position=100))
+
+
+def test_evaluating_many_lengths_compiles_one_program_per_bucket():
+    import dataclasses
+
+    import equinox as eqx
+
+    from complab.experiments import randomized_positional_encodings as rpe
+    from complab.tasks import chomsky
+    smoke = EXPERIMENT.tiers["smoke"]
+    task = chomsky.Chomsky(chomsky.Config(task="parity_check", train_lengths=(1, 4), test_lengths=(5, 28),
+                                          test_buckets=3, train_size=8, test_per_length=2))
+    cfg = dataclasses.replace(smoke, task=task.cfg)
+    model = sequence.SequenceModel(model_config(cfg, "random_sincos"), *task.dims, key=jax.random.key(0))
+    rpe.TRACES.clear()
+    accuracies = eqx.filter_jit(rpe._example_accuracies)
+    for split in task.splits[1:]:  # iid and three buckets of 8 lengths each
+        for _ in range(2):
+            accuracies(model, task.batch(split), jax.random.key(0), 4)
+    assert rpe.TRACES["evaluation"] == 4  # 25 lengths, 4 programs, none recompiled

@@ -45,6 +45,7 @@ unrandomized one; parity_check and modular_arithmetic stay within 10 points of c
 for every encoding (precondition: the same training solved a task in distribution).
 """
 
+import collections
 from dataclasses import dataclass, replace
 
 import equinox as eqx
@@ -66,6 +67,7 @@ BASE = ("none", "sincos", "learned", "rope", "alibi", "t5", "xl")
 ENCODINGS = BASE + tuple(f"random_{e}" for e in BASE[1:])
 HELPED = ("bucket_sort", "reverse_string", "missing_duplicate_string", "even_pairs", "duplicate_string")
 UNSOLVED = ("parity_check", "modular_arithmetic")
+TRACES: collections.Counter = collections.Counter()
 PAPER_GAIN = 0.12
 MIN_GAIN = 0.01  # above the sampling noise of the test sets (thousands of answers)
 LEARNED = 0.9  # in-distribution accuracy that counts as having learned a task
@@ -129,7 +131,9 @@ def _build(model_cfg, d_in, d_out, key):
 
 
 def _example_accuracies(model, batch, key, chunk):
-    """Per-example accuracy over a whole split, `chunk` examples at a time."""
+    """Per-example accuracy over a whole split, `chunk` examples at a time (one compiled
+    program per split shape, whatever the number of lengths in it: `TRACES` counts)."""
+    TRACES["evaluation"] += 1
     keys = jax.random.split(key, batch.x.shape[0])
 
     def one(args):
@@ -170,6 +174,7 @@ def run(cfg: Config, cell: dict, key: jax.Array, ctx) -> list[dict]:
     lengths, acc = np.concatenate(ood_lengths), np.concatenate(ood_acc)
     per_length = [float(acc[lengths == n].mean()) for n in np.unique(lengths)]
     return rows + [{"metric": "test_accuracy", "value": float(np.mean(per_length))},
+                   {"metric": "evaluation_programs", "value": len(task.splits) - 1},  # one per padded split
                    {"metric": "per_length_accuracy", "value": per_length},
                    {"metric": "test_lengths", "value": [int(n) for n in np.unique(lengths)]}]
 
