@@ -25,31 +25,17 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float
 
-from complab.config import require
-from complab.models.mixers.softmax_attention import Encoding, SoftmaxAttention
+from complab.models.mixers import softmax_attention
+from complab.models.mixers.softmax_attention import SoftmaxAttention
 
 EPS = 1e-6
 
 
 @dataclass(frozen=True)
-class Config:
-    heads: int = 1
-    key_size: int = 0  # per head; 0: width / heads
-    value_size: int = 0
+class Config(softmax_attention.Config):
     causal: bool = False
-    encoding: Encoding = "none"
     rms_heads: bool = True
     value_net: Literal["relu", "linear"] = "relu"
-    max_len: int = 512
-    t5_buckets: int = 32
-    t5_max_distance: int = 128
-    init_scale: float = 1.0
-
-    def __post_init__(self):
-        require(self.heads >= 1 and self.key_size >= 0 and self.value_size >= 0 and self.max_len >= 1
-                and self.t5_buckets >= 4 and self.t5_max_distance >= self.t5_buckets and self.init_scale > 0,
-                f"HYLA needs heads, max_len >= 1, sizes >= 0, 4 <= t5_buckets <= t5_max_distance and "
-                f"init_scale > 0, got {self}")
 
     def build(self, dim: int, *, key: jax.Array) -> "HYLA":
         return HYLA(self, dim, key=key)
