@@ -3,7 +3,8 @@ the recurrent nets, the linear transformers and the encoder / decoder transforme
 the catalogue are all this stack with another mixer class.
 
     h_0 = s E x + PE(p)     (E = identity when d_model is 0, i.e. the token width;
-                             s = sqrt(width) when `embed_scale`, else 1)
+                             s = sqrt(width) when `embed_scale`, else 1; E ~ N(0, embed_std^2)
+                             truncated at 2 std when embed_std > 0)
     norm "none":  h = h + mixer(h);           h = h + ff(h)
     norm "pre":   h = h + mixer(LN(h));       h = h + ff(LN(h));   LN before the readout
     norm "post":  h = LN(h + mixer(h));       h = LN(h + ff(h))
@@ -52,12 +53,15 @@ class Config:
     random_positions: bool = False
     max_position: int = 2048  # the learned table's size and the randomized positions' range
     embed_scale: bool = False
+    embed_std: float = 0.0  # > 0: embedding ~ truncated N(0, std^2) (Ruoss et al.: 0.02); 0: Equinox's default
     dropout: float = 0.0
     form: Literal["parallel", "recurrent"] = "parallel"  # which form of the mixers runs (the same function)
 
     def __post_init__(self):
-        require(self.layers >= 1 and self.d_model >= 0 and self.max_position >= 1 and 0 <= self.dropout < 1,
-                f"a sequence model needs layers >= 1, d_model >= 0, max_position >= 1 and dropout in [0, 1), "
+        require(self.layers >= 1 and self.d_model >= 0 and self.max_position >= 1 and 0 <= self.dropout < 1
+                and self.embed_std >= 0,
+                f"a sequence model needs layers >= 1, d_model >= 0, max_position >= 1, embed_std >= 0 and dropout "
+                f"in [0, 1), "
                 f"got layers={self.layers}, d_model={self.d_model}, max_position={self.max_position}, "
                 f"dropout={self.dropout}")
 
@@ -83,6 +87,9 @@ class SequenceModel(AbstractModel):
         width = cfg.d_model or d_in
         k_embed, k_out, *k_mix = jax.random.split(key, 2 + cfg.layers)
         self.embed = eqx.nn.Linear(d_in, width, use_bias=False, key=k_embed) if cfg.d_model else None
+        if self.embed is not None and cfg.embed_std > 0:
+            w = cfg.embed_std * jax.random.truncated_normal(k_embed, -2.0, 2.0, (width, d_in))
+            self.embed = eqx.tree_at(lambda e: e.weight, self.embed, w)
         self.table = None
         if cfg.positions == "learned":
             self.table = 0.02 * jax.random.normal(rng.named(key, "positions"), (cfg.max_position, width))
