@@ -26,6 +26,7 @@ papers' code and ours differ, and why:
 - Lengths within a batch vary (each example uniform in 1-40, padded, padding masked
   out of attention) where the code draws one length per batch; per example the
   distribution is the same, and one compiled shape serves all lengths.
+- Dropout is off at evaluation (the code leaves it on: it has no training flag).
 - Training data are a fixed pool per task (`task.train_size` examples; the code draws
   fresh examples every step); the test splits are fixed too.
 - Randomized Transformer-XL logits use the sampled positions' differences on both
