@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from complab import api
+from complab import api, experiments
 from complab.cli import _marked, main
 from complab.experiments.base import Check
 
@@ -22,7 +22,7 @@ def _error(capsys, argv, results):
 @pytest.mark.parametrize(
     "argv,fragment",
     [
-        (["run", "nope"], f"unknown experiment 'nope'; known experiments are: {FLAGSHIP}, guided_es"),
+        (["run", "nope"], f"unknown experiment 'nope'; known experiments are: {', '.join(experiments.ids())}"),
         (["show", "nope"], "unknown experiment 'nope'"),
         (["run", FLAGSHIP, "--tier", "huge"], f"unknown tier 'huge' for {FLAGSHIP}; tiers are: smoke, cpu, paper"),
         (["run", FLAGSHIP, "--set", "lsa.lrr=1"], "unknown config key 'lsa.lrr' (did you mean 'lsa.lr'?)"),

@@ -90,7 +90,7 @@ class Config:
     max_position: int = 2048  # L: the randomized positions' range
     batch_size: int = 128
     eval_chunk: int = 64  # examples per evaluation pass
-    curve_points: int = 5  # in-distribution evaluations during training (0: none)
+    curve_points: int = 5  # in-distribution evaluations during training
 
     def __post_init__(self):
         bad = [t for t in self.tasks if t not in TASKS] + [e for e in self.encodings if e not in ENCODINGS]
@@ -99,6 +99,7 @@ class Config:
         require(self.tasks and self.encodings, "tasks and encodings must each list at least one")
         require(self.d_model >= 1 and self.layers >= 1 and self.heads >= 1 and self.batch_size >= 1
                 and self.eval_chunk >= 1, "d_model, layers, heads, batch_size and eval_chunk must be >= 1")
+        require(self.curve_points >= 2, f"curve_points must be >= 2 (the start and the end), got {self.curve_points}")
 
     def longest(self) -> int:
         """The longest example (input and empty tokens) any split holds."""
@@ -160,8 +161,8 @@ def run(cfg: Config, cell: dict, key: jax.Array, ctx) -> list[dict]:
     learner = supervised.Supervised(cfg.train, supervised.per_example(task.loss))
     evaluate = jax.tree_util.Partial(_evaluate, batch=task.batch("iid"), chunk=cfg.eval_chunk)
     state = ctx.fit("train", learner, learner.init(k_model, model), task, key=k_train, steps=cfg.train.steps,
-                    batch_size=cfg.batch_size, evaluate=evaluate if cfg.curve_points else None,
-                    eval_at=linear_steps(cfg.train.steps, cfg.curve_points) if cfg.curve_points else ())
+                    batch_size=cfg.batch_size, evaluate=evaluate,
+                    eval_at=linear_steps(cfg.train.steps, cfg.curve_points))
     accuracies = eqx.filter_jit(_example_accuracies)
     rows = []
     ood_lengths, ood_acc = [], []
@@ -283,7 +284,7 @@ EXPERIMENT = Experiment(
         "smoke": Config(task=chomsky.Config(train_lengths=(1, 6), test_lengths=(7, 10), test_buckets=1, train_size=200,
                                             test_per_length=4),
                         train=_train(20), tasks=("bucket_sort", "parity_check"), encodings=("sincos", "random_sincos"),
-                        d_model=16, layers=1, heads=2, max_position=64, batch_size=8, curve_points=0),
+                        d_model=16, layers=1, heads=2, max_position=64, batch_size=8, curve_points=2),
         "cpu": Config(task=chomsky.Config(test_lengths=(41, 100), test_buckets=3, train_size=20_000,
                                           test_per_length=32),
                       train=_train(3000), tasks=CPU_TASKS, encodings=("sincos", "random_sincos"), layers=2, heads=4,
