@@ -180,8 +180,8 @@ def plot(results: Results, cfg: Config):
         ax.axhline(GENERALISES, color="k", ls=":", lw=1)
         ax.set_xticks(np.arange(len(cfg.models)), cfg.models, rotation=30, ha="right", fontsize=8)
         ax.set_ylim(0, 1.05)
-        ax.set_title(lang)
-        ax.set_ylabel("sequence accuracy (selected evaluation; dots: seeds)")
+        ax.set_title(f"{lang} (selected evaluation; dots: seeds)", fontsize=10)
+        ax.set_ylabel("sequence accuracy")
     axes[0][0].legend(fontsize=7)
     fig.tight_layout()
     return fig
