@@ -1,6 +1,7 @@
 """The fit loop: resume gives the same state bit for bit, one compilation per fit
 whatever the chunk lengths, keys from the fit's name, the three data sources,
-evaluation curves, NaN stops with the step, corrupt checkpoints are refused."""
+evaluation curves, NaN stops with the step; damaged, foreign or impossible checkpoints
+are refused, and a chunk's metrics are written before its checkpoint."""
 
 import logging
 
@@ -167,5 +168,54 @@ def test_corrupt_checkpoint_is_refused(tmp_path):
     learner, state0 = _start()
     ckpt = tmp_path / "fit.eqx"
     ckpt.write_bytes(b"not a checkpoint")
-    with pytest.raises(ComplabError, match="is corrupt or belongs to a different model"):
+    with pytest.raises(ComplabError, match="is not a complab checkpoint"):
         fit(learner, state0, TASK, key=jax.random.key(1), steps=10, batch_size=4, checkpoint=ckpt)
+
+
+def _saved(tmp_path, learner, state0, identity="run/fit"):
+    ckpt = tmp_path / "fit.eqx"
+    fit(learner, state0, TASK, key=jax.random.key(1), steps=10, batch_size=4, checkpoint=ckpt, identity=identity)
+    return ckpt
+
+
+def test_a_damaged_checkpoint_fails_its_checksum_and_nothing_is_trained_on_it(tmp_path):
+    learner, state0 = _start()
+    ckpt = _saved(tmp_path, learner, state0)
+    data = bytearray(ckpt.read_bytes())
+    data[-7] ^= 0x01  # one flipped bit in a parameter
+    ckpt.write_bytes(bytes(data))
+    with pytest.raises(ComplabError, match="fails its checksum"):
+        fit(learner, state0, TASK, key=jax.random.key(1), steps=20, batch_size=4, checkpoint=ckpt,
+            identity="run/fit")
+    ckpt.write_bytes(bytes(data[: len(data) // 2]))  # truncated
+    with pytest.raises(ComplabError, match="fails its checksum|truncated"):
+        fit(learner, state0, TASK, key=jax.random.key(1), steps=20, batch_size=4, checkpoint=ckpt,
+            identity="run/fit")
+
+
+def test_a_checkpoint_of_another_run_or_with_an_impossible_step_is_refused(tmp_path):
+    from complab.training import load_checkpoint, save_checkpoint
+    learner, state0 = _start()
+    ckpt = _saved(tmp_path, learner, state0, identity="exp/hash/{}/seed 0/fit")
+    with pytest.raises(ComplabError, match="belongs to 'exp/hash/{}/seed 0/fit', not 'exp/hash/{}/seed 1/fit'"):
+        load_checkpoint(ckpt, state0, "exp/hash/{}/seed 1/fit")
+    assert load_checkpoint(ckpt, state0, "exp/hash/{}/seed 0/fit")[1] == 10
+    save_checkpoint(ckpt, state0, -3, "x")
+    with pytest.raises(ComplabError, match="impossible step counter"):
+        load_checkpoint(ckpt, state0, "x")
+
+
+def test_a_chunks_metrics_are_written_before_the_checkpoint_that_covers_them(tmp_path, monkeypatch):
+    """A kill right after a checkpoint write must not lose that chunk's metrics."""
+    from complab import training
+    learner, state0 = _start()
+    logged = []
+
+    def killed(*args):
+        raise SystemExit("killed while writing the checkpoint")
+
+    monkeypatch.setattr(training, "save_checkpoint", killed)
+    with pytest.raises(SystemExit):
+        fit(learner, state0, TASK, key=jax.random.key(1), steps=20, batch_size=4, log_every=10,
+            checkpoint=tmp_path / "fit.eqx", checkpoint_s=0.0, on_chunk=lambda s, m, t: logged.append(s))
+    assert logged == [10]

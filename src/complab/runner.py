@@ -154,7 +154,9 @@ class Context:
 
         state = fit(learner, state, data, key=key, steps=steps, batch_size=batch_size, split=split,
                     evaluate=evaluate, eval_at=eval_at, checkpoint=self.dir / f"{name}.eqx",
-                    checkpoint_s=self.checkpoint_s, on_chunk=on_chunk, on_eval=on_eval, name=name)
+                    checkpoint_s=self.checkpoint_s, on_chunk=on_chunk, on_eval=on_eval, name=name,
+                    identity=f"{self.run.experiment}/{self.run.config_hash}/{cell_key(self.run.cell)}/"
+                             f"seed {self.run.seed}/{name}")
         self._advance_overall(steps - self.progress.tasks[bar].completed)  # steps resumed from a checkpoint
         self.progress.update(bar, completed=steps, visible=False)
         if last and not self.progress.live.is_started:

@@ -19,6 +19,9 @@ runs at the steps in `eval_at` (`linear_steps` / `log_steps` make them) with the
 them, so a resumed fit never loses one.
 """
 
+import hashlib
+import io
+import json
 import os
 import time
 from pathlib import Path
@@ -121,22 +124,46 @@ def _evaluate(evaluate, key, state):
     return evaluate(key, state)
 
 
-def save_checkpoint(path: Path, state: Any, step: int) -> None:
-    """Atomically write (state, step): a reader sees the old file or the new, never half."""
+CHECKPOINT_MAGIC = b"complab-checkpoint 1\n"
+
+
+def save_checkpoint(path: Path, state: Any, step: int, identity: str = "") -> None:
+    """Atomically write (state, step): a reader sees the old file or the new, never half.
+    A header holds the step, what the checkpoint belongs to (`identity`: the run and the
+    fit) and the SHA-256 of the serialised leaves, all verified on load."""
+    buffer = io.BytesIO()
+    eqx.tree_serialise_leaves(buffer, (state, jnp.asarray(step, jnp.int32)))
+    payload = buffer.getvalue()
+    header = json.dumps({"step": int(step), "identity": identity, "sha256": hashlib.sha256(payload).hexdigest()})
     tmp = path.with_suffix(".tmp")
-    eqx.tree_serialise_leaves(tmp, (state, jnp.asarray(step, jnp.int32)))
+    tmp.write_bytes(CHECKPOINT_MAGIC + header.encode() + b"\n" + payload)
     os.replace(tmp, path)
 
 
-def load_checkpoint(path: Path, like: Any) -> tuple[Any, int]:
-    template = (like, jnp.asarray(0, jnp.int32))
+def load_checkpoint(path: Path, like: Any, identity: str = "") -> tuple[Any, int]:
+    """(state, step) from a checkpoint written by `save_checkpoint` for the same `identity`;
+    a damaged, foreign or inconsistent file is refused with one sentence."""
+    fix = "delete it to retrain that part, or rerun with --force"
+    data = path.read_bytes()
+    if not data.startswith(CHECKPOINT_MAGIC) or b"\n" not in data[len(CHECKPOINT_MAGIC):]:
+        raise ComplabError(f"checkpoint {path} is not a complab checkpoint (or is truncated); {fix}")
+    line, payload = data[len(CHECKPOINT_MAGIC):].split(b"\n", 1)
     try:
-        state, step = eqx.tree_deserialise_leaves(path, template)
+        header = json.loads(line)
+        expected, saved_for, saved_step = header["sha256"], header["identity"], int(header["step"])
+    except (ValueError, KeyError, TypeError):
+        raise ComplabError(f"checkpoint {path} has a damaged header; {fix}") from None
+    if hashlib.sha256(payload).hexdigest() != expected:
+        raise ComplabError(f"checkpoint {path} fails its checksum (the file is damaged); {fix}")
+    if saved_for != identity:
+        raise ComplabError(f"checkpoint {path} belongs to {saved_for or 'another run'!r}, not {identity!r}; {fix}")
+    try:
+        state, step = eqx.tree_deserialise_leaves(io.BytesIO(payload), (like, jnp.asarray(0, jnp.int32)))
     except Exception as e:  # noqa: BLE001 - any failure to read means the file is unusable
-        raise ComplabError(
-            f"checkpoint {path} is corrupt or belongs to a different model ({type(e).__name__}); "
-            "delete it to retrain that part, or rerun with --force"
-        ) from None
+        raise ComplabError(f"checkpoint {path} belongs to a different model ({type(e).__name__}); {fix}") from None
+    if int(step) != saved_step or saved_step < 0:
+        raise ComplabError(f"checkpoint {path} holds an impossible step counter ({int(step)}, header "
+                           f"{saved_step}); {fix}")
     return state, int(step)
 
 
@@ -164,6 +191,7 @@ def fit(
     on_chunk: Callable[[int, dict[str, float], float], None] | None = None,
     on_eval: Callable[[int, dict[str, np.ndarray]], None] | None = None,
     name: str = "fit",
+    identity: str = "",
 ) -> Any:
     """Train `steps` steps (resuming from `checkpoint` if it exists) and return the state.
 
@@ -181,7 +209,7 @@ def fit(
     k_data, k_step, k_eval = rng.streams(rng.named(key, name), "data", "step", "eval")
     done = 0
     if checkpoint is not None and checkpoint.exists():
-        state, done = load_checkpoint(checkpoint, state)
+        state, done = load_checkpoint(checkpoint, state, identity)
         if done > steps:
             raise ComplabError(
                 f"checkpoint {checkpoint} holds {done} steps but the fit asks for {steps}; rerun with --force"
@@ -210,14 +238,16 @@ def fit(
                 raise NaNLossError(f"the parameters of '{name}' became non-finite by step {end} and training stopped",
                                    step=end)
             state, done = new_state, end
-            maybe_evaluate(done)
-            if checkpoint is not None and (done == steps or time.monotonic() - last_save >= checkpoint_s):
-                save_checkpoint(checkpoint, state, done)
-                last_save = time.monotonic()
+            # the chunk's metrics and evaluation are written before the checkpoint that covers them,
+            # so a kill between the two can repeat them on resume but never lose them
             if on_chunk is not None:
                 on_chunk(done, metrics, time.monotonic() - t0)
+            maybe_evaluate(done)
+            if checkpoint is not None and (done == steps or time.monotonic() - last_save >= checkpoint_s):
+                save_checkpoint(checkpoint, state, done, identity)
+                last_save = time.monotonic()
     except KeyboardInterrupt:
         if checkpoint is not None and done > 0:
-            save_checkpoint(checkpoint, state, done)  # Ctrl-C loses no finished chunk
+            save_checkpoint(checkpoint, state, done, identity)  # Ctrl-C loses no finished chunk
         raise
     return state
