@@ -164,44 +164,49 @@ def test_a_task_needs_a_batch_size_and_a_known_split():
         fit(learner, state0, TASK, key=jax.random.key(1), steps=2, batch_size=2, split="ood")
 
 
-def test_corrupt_checkpoint_is_refused(tmp_path):
-    learner, state0 = _start()
-    ckpt = tmp_path / "fit.eqx"
-    ckpt.write_bytes(b"not a checkpoint")
-    with pytest.raises(ComplabError, match="is not a complab checkpoint"):
-        fit(learner, state0, TASK, key=jax.random.key(1), steps=10, batch_size=4, checkpoint=ckpt)
-
-
 def _saved(tmp_path, learner, state0, identity="run/fit"):
     ckpt = tmp_path / "fit.eqx"
     fit(learner, state0, TASK, key=jax.random.key(1), steps=10, batch_size=4, checkpoint=ckpt, identity=identity)
     return ckpt
 
 
-def test_a_damaged_checkpoint_fails_its_checksum_and_nothing_is_trained_on_it(tmp_path):
+@pytest.mark.parametrize("damage", ["not a checkpoint", "flipped bit", "truncated", "another run"])
+def test_a_bad_checkpoint_is_set_aside_with_a_warning_and_the_fit_starts_over(tmp_path, caplog, damage):
     learner, state0 = _start()
     ckpt = _saved(tmp_path, learner, state0)
     data = bytearray(ckpt.read_bytes())
-    data[-7] ^= 0x01  # one flipped bit in a parameter
+    if damage == "not a checkpoint":
+        data = bytearray(b"not a checkpoint")
+    elif damage == "flipped bit":
+        data[-7] ^= 0x01  # one bit of a parameter
+    elif damage == "truncated":
+        data = data[: len(data) // 2]
     ckpt.write_bytes(bytes(data))
-    with pytest.raises(ComplabError, match="fails its checksum"):
-        fit(learner, state0, TASK, key=jax.random.key(1), steps=20, batch_size=4, checkpoint=ckpt,
-            identity="run/fit")
-    ckpt.write_bytes(bytes(data[: len(data) // 2]))  # truncated
-    with pytest.raises(ComplabError, match="fails its checksum|truncated"):
-        fit(learner, state0, TASK, key=jax.random.key(1), steps=20, batch_size=4, checkpoint=ckpt,
-            identity="run/fit")
+    identity = "another/fit" if damage == "another run" else "run/fit"
+    logged = []
+    kw = dict(key=jax.random.key(1), steps=20, batch_size=4, log_every=10)
+    with caplog.at_level(logging.WARNING, logger="complab"):
+        state = fit(learner, state0, TASK, checkpoint=ckpt, identity=identity,
+                    on_chunk=lambda s, m, t: logged.append(s), **kw)
+    reason = {"not a checkpoint": "not a complab checkpoint", "flipped bit": "fails its checksum",
+              "truncated": "fails its checksum", "another run": "belongs to 'run/fit', not 'another/fit'"}[damage]
+    assert reason in caplog.text and "trains from step 0" in caplog.text
+    assert logged == [10, 20]  # from scratch
+    assert (tmp_path / "fit.eqx.refused").read_bytes() == bytes(data)  # kept for inspection, never loaded
+    fresh = fit(learner, state0, TASK, **kw)
+    assert all((a == b).all() for a, b in zip(_leaves(state), _leaves(fresh)))
 
 
-def test_a_checkpoint_of_another_run_or_with_an_impossible_step_is_refused(tmp_path):
+def test_the_checkpoint_header_is_checked_against_its_contents(tmp_path):
+    from complab.errors import CheckpointError
     from complab.training import load_checkpoint, save_checkpoint
     learner, state0 = _start()
     ckpt = _saved(tmp_path, learner, state0, identity="exp/hash/{}/seed 0/fit")
-    with pytest.raises(ComplabError, match="belongs to 'exp/hash/{}/seed 0/fit', not 'exp/hash/{}/seed 1/fit'"):
-        load_checkpoint(ckpt, state0, "exp/hash/{}/seed 1/fit")
     assert load_checkpoint(ckpt, state0, "exp/hash/{}/seed 0/fit")[1] == 10
+    with pytest.raises(CheckpointError, match="belongs to 'exp/hash/{}/seed 0/fit', not 'exp/hash/{}/seed 1/fit'"):
+        load_checkpoint(ckpt, state0, "exp/hash/{}/seed 1/fit")
     save_checkpoint(ckpt, state0, -3, "x")
-    with pytest.raises(ComplabError, match="impossible step counter"):
+    with pytest.raises(CheckpointError, match="impossible step counter"):
         load_checkpoint(ckpt, state0, "x")
 
 

@@ -20,3 +20,7 @@ class NaNLossError(ComplabError):
     def __init__(self, message: str, step: int):
         super().__init__(message)
         self.step = step
+
+
+class CheckpointError(ComplabError):
+    """A checkpoint file is damaged, foreign or inconsistent (never loaded)."""

@@ -11,7 +11,11 @@ batches an uninterrupted one would. A chunk is a `lax.while_loop` over a *traced
 number of steps, so one fit compiles its step once, whatever the chunk lengths
 (log points, evaluation points, the last short chunk), and every chunk runs the
 same compiled program: a fit resumed from any checkpoint ends in the same state,
-bit for bit. Checkpoints are taken at chunk boundaries, when due by wall time.
+bit for bit. Checkpoints are taken at chunk boundaries, when due by wall time,
+after the chunk's metrics are written. Each carries the step, the run and fit it
+belongs to and a SHA-256 of its leaves; a checkpoint that fails any of these is never
+trained on: it is moved aside (`<name>.eqx.refused`) with a warning and the fit
+starts from step 0.
 
 Evaluations: `evaluate(key, state) -> {name: scalar or small array}` is jitted and
 runs at the steps in `eval_at` (`linear_steps` / `log_steps` make them) with the key
@@ -22,6 +26,7 @@ them, so a resumed fit never loses one.
 import hashlib
 import io
 import json
+import logging
 import os
 import time
 from pathlib import Path
@@ -33,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from complab import rng
-from complab.errors import ComplabError, NaNLossError
+from complab.errors import CheckpointError, ComplabError, NaNLossError
 from complab.learners.base import AbstractLearner
 from complab.tasks.base import AbstractTask
 
@@ -125,6 +130,7 @@ def _evaluate(evaluate, key, state):
 
 
 CHECKPOINT_MAGIC = b"complab-checkpoint 1\n"
+LOG = logging.getLogger("complab")
 
 
 def save_checkpoint(path: Path, state: Any, step: int, identity: str = "") -> None:
@@ -142,28 +148,28 @@ def save_checkpoint(path: Path, state: Any, step: int, identity: str = "") -> No
 
 def load_checkpoint(path: Path, like: Any, identity: str = "") -> tuple[Any, int]:
     """(state, step) from a checkpoint written by `save_checkpoint` for the same `identity`;
-    a damaged, foreign or inconsistent file is refused with one sentence."""
-    fix = "delete it to retrain that part, or rerun with --force"
+    a damaged, foreign or inconsistent file raises CheckpointError saying which (its
+    leaves are only read as arrays after the checksum holds; nothing is unpickled)."""
     data = path.read_bytes()
     if not data.startswith(CHECKPOINT_MAGIC) or b"\n" not in data[len(CHECKPOINT_MAGIC):]:
-        raise ComplabError(f"checkpoint {path} is not a complab checkpoint (or is truncated); {fix}")
+        raise CheckpointError(f"checkpoint {path} is not a complab checkpoint (or is truncated)")
     line, payload = data[len(CHECKPOINT_MAGIC):].split(b"\n", 1)
     try:
         header = json.loads(line)
         expected, saved_for, saved_step = header["sha256"], header["identity"], int(header["step"])
     except (ValueError, KeyError, TypeError):
-        raise ComplabError(f"checkpoint {path} has a damaged header; {fix}") from None
+        raise CheckpointError(f"checkpoint {path} has a damaged header") from None
     if hashlib.sha256(payload).hexdigest() != expected:
-        raise ComplabError(f"checkpoint {path} fails its checksum (the file is damaged); {fix}")
+        raise CheckpointError(f"checkpoint {path} fails its checksum (the file is damaged)")
     if saved_for != identity:
-        raise ComplabError(f"checkpoint {path} belongs to {saved_for or 'another run'!r}, not {identity!r}; {fix}")
+        raise CheckpointError(f"checkpoint {path} belongs to {saved_for or 'another run'!r}, not {identity!r}")
     try:
         state, step = eqx.tree_deserialise_leaves(io.BytesIO(payload), (like, jnp.asarray(0, jnp.int32)))
     except Exception as e:  # noqa: BLE001 - any failure to read means the file is unusable
-        raise ComplabError(f"checkpoint {path} belongs to a different model ({type(e).__name__}); {fix}") from None
+        raise CheckpointError(f"checkpoint {path} belongs to a different model ({type(e).__name__})") from None
     if int(step) != saved_step or saved_step < 0:
-        raise ComplabError(f"checkpoint {path} holds an impossible step counter ({int(step)}, header "
-                           f"{saved_step}); {fix}")
+        raise CheckpointError(f"checkpoint {path} holds an impossible step counter ({int(step)}, header "
+                              f"{saved_step})")
     return state, int(step)
 
 
@@ -209,7 +215,12 @@ def fit(
     k_data, k_step, k_eval = rng.streams(rng.named(key, name), "data", "step", "eval")
     done = 0
     if checkpoint is not None and checkpoint.exists():
-        state, done = load_checkpoint(checkpoint, state, identity)
+        try:
+            state, done = load_checkpoint(checkpoint, state, identity)
+        except CheckpointError as e:  # never trained on: kept aside for inspection, and this fit starts over
+            aside = checkpoint.with_name(checkpoint.name + ".refused")
+            os.replace(checkpoint, aside)
+            LOG.warning("%s; it is kept as %s and '%s' trains from step 0", e, aside.name, name)
         if done > steps:
             raise ComplabError(
                 f"checkpoint {checkpoint} holds {done} steps but the fit asks for {steps}; rerun with --force"
