@@ -41,6 +41,10 @@ def _error(capsys, argv, results):
         (["run", FLAGSHIP, "--set", "rnn.b1=2"], "in 'rnn': b1 and b2 must be in [0, 1), got 2.0"),
         (["run", FLAGSHIP, "--set", "lsa.lr=nan"], "config key 'lsa.lr' must be a finite number"),
         (["run", FLAGSHIP, "--tier", "smoke", "--set", "task.dim=0"], "linear regression needs dim >= 1"),
+        (["run", FLAGSHIP, "--num-seeds", "10000000000"], "--num-seeds must be between 1 and 10000, got 10000000000"),
+        (["run", FLAGSHIP, "--num-seeds", "-3"], "--num-seeds must be between 1 and 10000, got -3"),
+        (["run", FLAGSHIP, "--checkpoint-s", "nan"], "--checkpoint-s must be a finite number of seconds >= 0"),
+        (["bench", "mixers", "--lengths", "4,x"], "lengths and widths are comma-separated integers"),
     ],
 )
 def test_bad_input_is_one_sentence(capsys, tmp_path, argv, fragment):
@@ -108,3 +112,12 @@ def test_a_verdict_made_with_overrides_is_marked(capsys, smoke_results, tmp_path
     verdict = api.last_verdicts(tmp_path)[FLAGSHIP]
     assert _marked(verdict) == ", with overrides init_scale=0.31"
     assert _marked(api.last_verdicts(root)[FLAGSHIP]) == ""  # the tier's own verdict
+
+
+def test_results_as_json_write_non_finite_values_as_null(capsys, monkeypatch):
+    rows = [{"seed": 0, "metric": "loss", "value": float("nan")}, {"seed": 0, "metric": "curve",
+                                                                   "value": [1.0, float("inf")]}]
+    monkeypatch.setattr(api, "results", lambda *a, **k: rows)
+    assert main(["results", FLAGSHIP, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == [{"seed": 0, "metric": "loss", "value": None},
+                                                   {"seed": 0, "metric": "curve", "value": [1.0, None]}]

@@ -7,6 +7,7 @@ allowed, and exit code 2; `run --check` exits 1 when a claim check fails.
 import argparse
 import csv
 import json
+import math
 import sys
 
 from rich.console import Console
@@ -17,13 +18,29 @@ from complab import config as cfgs
 from complab.errors import ComplabError
 
 
+MAX_SEEDS = 10_000
+
+
 def _seeds(args) -> list[int]:
     if args.seeds is not None:
         try:
-            return [int(s) for s in args.seeds.split(",") if s.strip()]
+            return [int(s) for s in args.seeds.split(",") if s.strip()]  # the runner checks them
         except ValueError:
             raise ComplabError(f"--seeds takes comma-separated integers (e.g. 0,1,2), not {args.seeds!r}") from None
+    if not 1 <= args.num_seeds <= MAX_SEEDS:  # before building the list
+        raise ComplabError(f"--num-seeds must be between 1 and {MAX_SEEDS}, got {args.num_seeds}")
     return list(range(args.num_seeds))
+
+
+def _json_safe(v):
+    """JSON has no NaN or infinity: write them as null."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {k: _json_safe(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_json_safe(x) for x in v]
+    return v
 
 
 def cmd_list(args, console: Console) -> int:
@@ -65,6 +82,8 @@ def cmd_show(args, console: Console) -> int:
 
 
 def cmd_run(args, console: Console) -> int:
+    if not (math.isfinite(args.checkpoint_s) and args.checkpoint_s >= 0):
+        raise ComplabError(f"--checkpoint-s must be a finite number of seconds >= 0, got {args.checkpoint_s}")
     overrides = cfgs.parse_assignments(args.set or [])
     out = api.run(args.id, tier=args.tier, seeds=_seeds(args), overrides=overrides, results=args.results,
                   force=args.force, checkpoint_s=args.checkpoint_s)
@@ -92,7 +111,7 @@ def cmd_report(args, console: Console) -> int:
 def cmd_results(args, console: Console) -> int:
     rows = api.results(args.id, args.results)
     if args.format == "json":
-        print(json.dumps(list(rows), indent=1))
+        print(json.dumps(_json_safe(list(rows)), indent=1, allow_nan=False))
         return 0
     cols = list(dict.fromkeys(k for r in rows for k in r))
     if args.format == "csv":
