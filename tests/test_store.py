@@ -196,3 +196,11 @@ def test_begin_returns_a_run_finished_elsewhere_unclaimed(tmp_path):
     s.finish(s.begin("exp", "cpu", {}, "h", 0, META), [{"v": 1}], 1.0)
     again = Store(tmp_path).begin("exp", "cpu", {}, "h", 0, META)
     assert again.status == "done" and again.owner is None
+
+
+def test_a_file_that_is_not_a_database_is_named_as_such_and_left_alone(tmp_path):
+    garbage = b"this is not sqlite" * 100
+    (tmp_path / "complab.db").write_bytes(garbage)
+    with pytest.raises(ComplabError, match="complab.db is not a readable complab database"):
+        Store(tmp_path)
+    assert (tmp_path / "complab.db").read_bytes() == garbage

@@ -140,6 +140,14 @@ class Store:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across crashes of the process
             self._open_schema()
+        except sqlite3.DatabaseError as e:
+            if "not a database" not in str(e) and "malformed" not in str(e):
+                raise ComplabError(f"cannot write results to {self.root} ({e.__class__.__name__}: {e}); "
+                                   "pass a writable directory with --results or $COMPLAB_RESULTS") from None
+            raise ComplabError(
+                f"{self.root / 'complab.db'} is not a readable complab database ({e}); move it away to start a "
+                "new one there, or pass another directory with --results"
+            ) from None
         except (OSError, sqlite3.Error) as e:
             raise ComplabError(
                 f"cannot write results to {self.root} ({e.__class__.__name__}: {e}); "
