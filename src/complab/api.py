@@ -15,10 +15,20 @@ def list_experiments() -> list[str]:
 
 def run(experiment_id: str, tier: str = "cpu", seeds: list[int] | tuple[int, ...] = (0,),
         overrides: dict[str, Any] | None = None, results: str | Path | None = None, force: bool = False,
-        checkpoint_s: float = 30.0) -> runner.Outcome:
+        checkpoint_s: float = 30.0, trackers: tuple[str, ...] = ()) -> runner.Outcome:
     """Run (or reuse) an experiment over seeds and evaluate its claim; see `runner.run`."""
     return runner.run(experiment_id, tier=tier, seeds=seeds, overrides=overrides, results=results, force=force,
-                      checkpoint_s=checkpoint_s)
+                      checkpoint_s=checkpoint_s, trackers=trackers)
+
+
+def sweep(experiment_id: str, grid: dict[str, list], tier: str = "cpu", seeds: list[int] | tuple[int, ...] = (0,),
+          **kwargs):
+    """Run an experiment over the product of `grid` ({key: values}) and seeds, in parallel;
+    one `PointOutcome` (point, outcome) per grid point. See `sweeps.driver.sweep`."""
+    from complab.sweeps import driver
+
+    return driver.sweep(experiment_id, tier=tier, seeds=seeds,
+                        grid={k: [str(v) for v in vs] for k, vs in grid.items()}, **kwargs)
 
 
 class Rows(list):

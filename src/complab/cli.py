@@ -86,7 +86,7 @@ def cmd_run(args, console: Console) -> int:
         raise ComplabError(f"--checkpoint-s must be a finite number of seconds >= 0, got {args.checkpoint_s}")
     overrides = cfgs.parse_assignments(args.set or [])
     out = api.run(args.id, tier=args.tier, seeds=_seeds(args), overrides=overrides, results=args.results,
-                  force=args.force, checkpoint_s=args.checkpoint_s)
+                  force=args.force, checkpoint_s=args.checkpoint_s, trackers=tuple(args.tracker or ()))
     seeds = sorted({r.seed for r in out.runs})
     console.print(f"\n[bold]{out.experiment.id}[/bold] ({out.tier}, seeds {seeds}, {len(out.runs)} runs, "
                   f"{sum(r.wall_s or 0 for r in out.runs):.1f} s of compute): {out.experiment.claim}")
@@ -100,6 +100,31 @@ def cmd_run(args, console: Console) -> int:
     if out.failures:
         return 2
     return 1 if args.check and not out.passed else 0
+
+
+def cmd_sweep(args, console: Console) -> int:
+    from complab.sweeps import driver, grid
+
+    if not (math.isfinite(args.checkpoint_s) and args.checkpoint_s >= 0):
+        raise ComplabError(f"--checkpoint-s must be a finite number of seconds >= 0, got {args.checkpoint_s}")
+    if args.grid is not None and not args.grid:
+        raise ComplabError("--grid needs key.path=v1,v2")
+    outs = driver.sweep(args.id, tier=args.tier, seeds=_seeds(args), grid=grid.parse(args.grid or []),
+                        overrides=cfgs.parse_assignments(args.set or []), results=args.results,
+                        backend=args.backend, address=args.address, workers=args.workers, retries=args.retries,
+                        checkpoint_s=args.checkpoint_s, trackers=tuple(args.tracker or ()), console=console)
+    table = Table("grid point", "runs done", "checks passed", "verdict", title=f"sweep of {args.id} ({args.tier})")
+    for o in outs:
+        done = sum(r.status == "done" for r in o.outcome.runs)
+        table.add_row(grid.label(o.point), f"{done}", f"{sum(c.passed for c in o.outcome.checks)}/"
+                      f"{len(o.outcome.checks)}", "holds" if o.passed else "does not hold")
+    console.print(table)
+    for o in outs:
+        for f in o.outcome.failures:
+            print(f"complab: error: {grid.label(o.point)}: {f}", file=sys.stderr)
+    if any(o.outcome.failures for o in outs):
+        return 2
+    return 1 if args.check and not all(o.passed for o in outs) else 0
 
 
 def cmd_report(args, console: Console) -> int:
@@ -183,6 +208,19 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--force", action="store_true", help="recompute finished runs")
     r.add_argument("--check", action="store_true", help="exit with 1 when a claim check fails")
     r.add_argument("--checkpoint-s", type=float, default=30.0, help="seconds between checkpoints (default 30)")
+    r.add_argument("--tracker", action="append", metavar="NAME", help="also send metrics to tensorboard, wandb "
+                   "(offline) or mlflow (local files), under <results>/trackers; repeatable")
+    sw = add("sweep", cmd_sweep, "run an experiment over a grid of config values x seeds, in parallel")
+    for action in r._actions:  # the same options as run, but --force
+        if action.dest not in ("help", "results", "force"):
+            sw._add_action(action)
+    sw.add_argument("--grid", action="append", metavar="KEY=V1,V2",
+                    help="a config key and its values (tuple values in brackets: neurons=[2,8],[4,16]); repeatable")
+    sw.add_argument("--backend", choices=("local", "ray"), default="local",
+                    help="local: worker processes on this machine (default); ray: a Ray cluster")
+    sw.add_argument("--address", help="the Ray cluster's address (host:port); default: start a local one")
+    sw.add_argument("--workers", type=int, help="trials at once (default: the number of CPU cores)")
+    sw.add_argument("--retries", type=int, default=2, help="tries more for a trial whose worker dies (default 2)")
     rep = add("report", cmd_report, "write the Markdown report and figures")
     rep.add_argument("ids", nargs="*")
     res = add("results", cmd_results, "print the stored rows of an experiment")

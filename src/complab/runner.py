@@ -41,6 +41,8 @@ from complab.errors import ComplabError, NaNLossError
 from complab.experiments.base import TIERS, Check, Results
 from complab.learners.base import AbstractLearner
 from complab.store import Run, Store, cell_key
+from complab.trackers import Trackers
+from complab.trackers import check as check_trackers
 from complab.training import fit
 
 HEARTBEAT_S = 15.0
@@ -113,8 +115,9 @@ class Context:
     """What an experiment's `run` uses to train: `ctx.fit(...)`."""
 
     def __init__(self, store: Store, run: Run, progress: Progress, console: Console, checkpoint_s: float,
-                 overall: TaskID | None = None):
+                 overall: TaskID | None = None, trackers: Trackers | None = None):
         self.store, self.run, self.progress, self.console = store, run, progress, console
+        self.trackers = trackers
         self.overall = overall
         self.fits: set[str] = set()
         self.dir = store.run_dir(run)
@@ -143,6 +146,8 @@ class Context:
 
         def on_chunk(step: int, metrics: dict[str, float], seconds: float) -> None:
             self.store.log_metrics(self.run, name, step, metrics)
+            if self.trackers:
+                self.trackers.log(name, step, metrics)
             last.update(metrics, step=step)
             new = step - self.progress.tasks[bar].completed
             self.progress.update(bar, completed=step, loss=f"loss {metrics['loss']:.4g}",
@@ -151,6 +156,8 @@ class Context:
 
         def on_eval(step: int, values: dict) -> None:
             self.store.log_curve(self.run, name, step, values)
+            if self.trackers:
+                self.trackers.log(f"{name}/eval", step, values)
 
         state = fit(learner, state, data, key=key, steps=steps, batch_size=batch_size, split=split,
                     evaluate=evaluate, eval_at=eval_at, checkpoint=self.dir / f"{name}.eqx",
@@ -250,30 +257,71 @@ def sigterm_as_interrupt():
 
 def run(experiment_id: str, tier: str = "cpu", seeds: list[int] | tuple[int, ...] = (0,),
         overrides: dict[str, Any] | None = None, results: str | Path | None = None, force: bool = False,
-        checkpoint_s: float = 30.0, console: Console | None = None) -> Outcome:
+        checkpoint_s: float = 30.0, console: Console | None = None, trackers: tuple[str, ...] = ()) -> Outcome:
     """Run (or reuse) every cell of an experiment for each seed, then evaluate its claim checks."""
     console = console or Console()
     check_seeds(seeds)
+    trackers = check_trackers(trackers)
     exp = experiments.load(experiment_id)
     cfg = resolve_config(exp, tier, overrides)
     enable_compilation_cache()
     store = Store(results)
     try:
         with sigterm_as_interrupt():
-            runs, failures = _run_all(exp, cfg, tier, list(seeds), store, force, checkpoint_s, console)
-        done = [r for r in runs if r.status == "done"]
-        res = Results(store.rows(done), store.curves(done), failures)
-        checks = evaluate_claim(exp, res, cfg)
-        store.save_verdict(exp.id, tier, cfgs.config_hash(cfg, exclude=exp.grid), list(seeds),
-                           [c.to_dict() for c in checks],
-                           {k: str(v) for k, v in (overrides or {}).items()})
+            runs, failures = _run_all(exp, cfg, tier, list(seeds), store, force, checkpoint_s, console, trackers)
+        return conclude(exp, tier, cfg, list(seeds), overrides, store, runs, failures)
     finally:
         store.close()
+
+
+def execute(experiment_id: str, tier: str, seeds: list[int], overrides: dict[str, Any] | None = None,
+            results: str | Path | None = None, checkpoint_s: float = 30.0, console: Console | None = None,
+            trackers: tuple[str, ...] = ()) -> list[str]:
+    """Train (or reuse) every cell of an experiment for these seeds without judging the
+    claim (a sweep's trial: the driver judges each grid point once all its seeds are
+    in); returns the failures, as sentences."""
+    console = console or Console(quiet=True)
+    trackers = check_trackers(trackers)
+    exp = experiments.load(experiment_id)
+    cfg = resolve_config(exp, tier, overrides)
+    enable_compilation_cache()
+    store = Store(results)
+    try:
+        with sigterm_as_interrupt():
+            return _run_all(exp, cfg, tier, list(seeds), store, False, checkpoint_s, console, trackers)[1]
+    finally:
+        store.close()
+
+
+def stored_runs(exp, cfg, seeds: list[int], store: Store) -> tuple[list[Run], list[str]]:
+    """The stored runs of a config's cells x seeds, and a sentence for each one not done."""
+    chash, runs, failures = cfgs.config_hash(cfg, exclude=exp.grid), [], []
+    for seed in seeds:
+        for cell in exp.cell_list(cfg):
+            run_ = store.find(exp.id, chash, seed, cell)
+            what = f"seed {seed}" + "".join(f", {k}={v}" for k, v in cell.items())
+            if run_ is None:
+                failures.append(f"{what}: never ran")
+                continue
+            runs.append(run_)
+            if run_.status != "done":
+                failures.append(f"{what}: {run_.status}" + (f": {run_.error.splitlines()[0]}" if run_.error else ""))
+    return runs, failures
+
+
+def conclude(exp, tier: str, cfg, seeds: list[int], overrides: dict[str, Any] | None, store: Store,
+             runs: list[Run], failures: list[str]) -> Outcome:
+    """Evaluate the claim over the finished runs and store the verdict."""
+    done = [r for r in runs if r.status == "done"]
+    res = Results(store.rows(done), store.curves(done), failures)
+    checks = evaluate_claim(exp, res, cfg)
+    store.save_verdict(exp.id, tier, cfgs.config_hash(cfg, exclude=exp.grid), seeds, [c.to_dict() for c in checks],
+                       {k: str(v) for k, v in (overrides or {}).items()})
     return Outcome(exp, tier, cfg, runs, checks, res)
 
 
 def _run_all(exp, cfg, tier: str, seeds: list[int], store: Store, force: bool, checkpoint_s: float,
-             console: Console) -> tuple[list[Run], list[str]]:
+             console: Console, trackers: tuple[str, ...] = ()) -> tuple[list[Run], list[str]]:
     chash, cdict, meta = cfgs.config_hash(cfg, exclude=exp.grid), cfgs.to_dict(cfg), run_meta()
     cells = exp.cell_list(cfg)
     plan = [(seed, cell) for seed in seeds for cell in cells]
@@ -309,7 +357,8 @@ def _run_all(exp, cfg, tier: str, seeds: list[int], store: Store, force: bool, c
                 store.clear_checkpoints(run_)  # now that it is ours; its stored rows stay until replaced
             elif existing:
                 console.print(f"{what}: resuming the {existing.status} run from its checkpoints")
-            run_, error = _run_one(exp, cfg, cell, seed, store, run_, progress, console, checkpoint_s, overall)
+            run_, error = _run_one(exp, cfg, cell, seed, store, run_, progress, console, checkpoint_s, overall,
+                                   trackers)
             runs.append(run_)
             if error:
                 failures.append(f"{what}: {error}")
@@ -318,11 +367,12 @@ def _run_all(exp, cfg, tier: str, seeds: list[int], store: Store, force: bool, c
 
 
 def _run_one(exp, cfg, cell: dict, seed: int, store: Store, run_: Run, progress: Progress, console: Console,
-             checkpoint_s: float, overall: TaskID | None) -> tuple[Run, str | None]:
+             checkpoint_s: float, overall: TaskID | None, trackers: tuple[str, ...]) -> tuple[Run, str | None]:
     """One (cell, seed) run: (its stored record, None) or (record, the sentence saying why it failed)."""
     t0, beat, error = time.monotonic(), Heartbeat(store, run_), None
+    sinks = Trackers(trackers, store.root, run_)
     try:
-        ctx = Context(store, run_, progress, console, checkpoint_s, overall)
+        ctx = Context(store, run_, progress, console, checkpoint_s, overall, sinks)
         with jax.enable_x64(exp.x64):
             rows = exp.run(cfg, cell, rng.root_key(seed), ctx)
             rows = [{k: _plain(v) for k, v in r.items()} for r in rows]
@@ -344,6 +394,7 @@ def _run_one(exp, cfg, cell: dict, seed: int, store: Store, run_: Run, progress:
         console.print_exception()
     finally:
         beat.close()
+        sinks.close()
     return store.find(run_.experiment, run_.config_hash, seed, cell), error
 
 

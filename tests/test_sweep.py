@@ -1,0 +1,116 @@
+"""Sweeps: grid parsing, the local pool's retries, a sweep of 2 grid values x 3 seeds
+on each backend (equal rows, reuse on relaunch, one verdict per grid point), and bad
+sweep inputs as one sentence that loses nothing stored."""
+
+import sqlite3
+import sys
+
+import pytest
+from rich.console import Console
+
+from complab import experiments, runner
+from complab.cli import main
+from complab.errors import ComplabError
+from complab.store import Store
+from complab.sweeps import driver, grid, local
+
+QUIET = Console(quiet=True)
+EXP, GRID, SEEDS = "guided_es", {"alpha": ["0.5", "0.25"]}, [0, 1, 2]
+
+
+def test_grid_values_split_on_commas_outside_brackets():
+    assert grid.parse(["a=1,2", "b.c=[2,8],[4]"]) == {"a": ["1", "2"], "b.c": ["2,8", "4"]}
+    assert grid.points({"a": ["1", "2"], "b": ["x"]}) == [{"a": "1", "b": "x"}, {"a": "2", "b": "x"}]
+    assert grid.points({}) == [{}]
+    for bad, says in [(["a="], "empty value"), (["a=1,,2"], "empty value"), (["=1"], "not of the form"),
+                      (["a=1,1"], "repeats a value"), (["a=1", "a=2"], "names a twice"), (["a=[1,2"], "unbalanced")]:
+        with pytest.raises(ComplabError, match=says):
+            grid.parse(bad)
+
+
+def test_the_local_pool_retries_a_crashed_worker_and_not_a_failed_trial(tmp_path):
+    flaky = tmp_path / "crashed-once"
+    script = {  # crashes on its first try only; fails for good (code 3: stored, not retried); always crashes
+        "flaky": f"import os,pathlib,sys; p=pathlib.Path({str(flaky)!r}); "
+                 "(p.touch(), os._exit(9)) if not p.exists() else sys.exit(0)",
+        "failed": "import sys; sys.exit(3)",
+        "dead": "import os; os._exit(9)",
+    }
+    jobs = [local.Job(k, [sys.executable, "-c", s], tmp_path / f"{k}.log") for k, s in script.items()]
+    events = []
+    codes = local.run(jobs, workers=2, retries=2, final=(0, 3, 130),
+                      on_event=lambda kind, job, code: events.append((kind, job.key, code)))
+    assert codes == {"flaky": 0, "failed": 3, "dead": 9}
+    tries = {j.key: j.tries for j in jobs}
+    assert tries == {"flaky": 2, "failed": 1, "dead": 3}
+    assert sum(e[0] == "retry" for e in events) == 3 and sum(e[0] == "end" for e in events) == 3
+
+
+@pytest.fixture(scope="module")
+def local_sweep(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sweep")
+    return root, driver.sweep(EXP, tier="smoke", seeds=SEEDS, grid=GRID, results=root, workers=2, console=QUIET)
+
+
+def _rows(root, point):
+    store = Store(root)
+    exp = experiments.load(EXP)
+    runs, missing = runner.stored_runs(exp, runner.resolve_config(exp, "smoke", point), SEEDS, store)
+    assert not missing
+    return sorted(store.rows(runs), key=lambda r: (r["seed"], str(r)))
+
+
+def test_a_local_sweep_runs_every_point_and_seed_and_judges_each_point(local_sweep, tmp_path):
+    root, outs = local_sweep
+    assert [o.point for o in outs] == [{"alpha": "0.5"}, {"alpha": "0.25"}]
+    cells = len(experiments.load(EXP).cell_list(runner.resolve_config(
+        experiments.load(EXP), "smoke", {})))
+    for o in outs:
+        assert not o.outcome.failures and len(o.outcome.runs) == cells * len(SEEDS)
+        assert sorted({r.seed for r in o.outcome.runs}) == SEEDS
+    db = sqlite3.connect(root / "complab.db")
+    verdicts = db.execute("SELECT overrides, seeds FROM verdicts WHERE experiment=?", (EXP,)).fetchall()
+    assert sorted(verdicts) == sorted([('{"alpha": "0.25"}', "[0, 1, 2]"), ('{"alpha": "0.5"}', "[0, 1, 2]")])
+    # the same config and seed run directly give bit-identical rows
+    direct = runner.run(EXP, tier="smoke", seeds=[1], overrides={"alpha": "0.25"}, results=tmp_path, console=QUIET)
+    assert sorted(direct.rows, key=str) == sorted([r for r in _rows(root, {"alpha": "0.25"}) if r["seed"] == 1],
+                                                  key=str)
+
+
+def test_a_relaunched_sweep_reuses_every_finished_trial(local_sweep):
+    root, outs = local_sweep
+    ended = {r.id: r.ended for r in Store(root).runs(EXP)}
+    again = driver.sweep(EXP, tier="smoke", seeds=SEEDS, grid=GRID, results=root, console=QUIET)
+    assert {r.id: r.ended for r in Store(root).runs(EXP)} == ended
+    assert [[c.passed for c in o.outcome.checks] for o in again] == [[c.passed for c in o.outcome.checks]
+                                                                     for o in outs]
+
+
+def test_a_ray_sweep_gives_the_local_sweeps_rows(local_sweep, tmp_path):
+    pytest.importorskip("ray")
+    root, _ = local_sweep
+    outs = driver.sweep(EXP, tier="smoke", seeds=SEEDS, grid=GRID, results=tmp_path, backend="ray", workers=2,
+                        console=QUIET)
+    assert all(not o.outcome.failures for o in outs)
+    for point in grid.points(GRID):
+        assert _rows(tmp_path, point) == _rows(root, point)
+
+
+@pytest.mark.parametrize("argv,fragment", [
+    (["--grid", "alph=1,2"], "unknown config key 'alph' (did you mean 'alpha'?)"),
+    (["--grid", "alpha="], "--grid alpha has an empty value"),
+    (["--grid", "alpha=x,1"], "config key 'alpha' takes a float, not 'x'"),
+    (["--backend", "ray", "--address", "127.0.0.1:9"], "cannot reach the Ray cluster at '127.0.0.1:9'"),
+    (["--address", "127.0.0.1:9"], "--address names a Ray cluster; use it with --backend ray"),
+    (["--workers", "0"], "--workers must be >= 1"),
+    (["--set", "alpha=1", "--grid", "alpha=2,3"], "alpha is both set (--set) and swept (--grid)"),
+])
+def test_bad_sweep_input_is_one_sentence_and_loses_nothing(capsys, local_sweep, argv, fragment):
+    root, _ = local_sweep
+    if "ray" in argv:
+        pytest.importorskip("ray")
+    dump = "\n".join(sqlite3.connect(root / "complab.db").iterdump())
+    code = main(["sweep", EXP, "--tier", "smoke", *argv, "--results", str(root)])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and err.count("\n") == 1 and fragment in err, err
+    assert "\n".join(sqlite3.connect(root / "complab.db").iterdump()) == dump
