@@ -1,6 +1,7 @@
 """Optional sinks for the metrics the store keeps: TensorBoard event files, Weights &
 Biases (offline: no network needed, `wandb sync` uploads later) and MLflow (a local
-file store). `complab run --tracker tensorboard` (repeatable).
+SQLite file, `<results>/trackers/mlflow.db`: MLflow has retired its directory store).
+`complab run --tracker tensorboard` (repeatable; `sweep` takes it too).
 
 The store stays the record; a tracker gets a copy of each training chunk's metrics
 (`<fit>/<name>` at the fit's step) and of each scalar evaluation (`<fit>/eval/<name>`),
@@ -58,13 +59,10 @@ class WandB:
         path.mkdir(parents=True, exist_ok=True)
         self.run = wandb.init(mode="offline", dir=str(path), project="complab", group=run.experiment,
                               name=run_name(run), config={"cell": run.cell, "seed": run.seed, **run.config},
-                              reinit="create_new")
-        self.fits: set[str] = set()
+                              reinit="create_new", settings=wandb.Settings(silent=True, console="off"))
 
     def log(self, fit: str, step: int, values: dict[str, float]) -> None:
-        if fit not in self.fits:  # each fit counts its own steps
-            self.run.define_metric(f"{fit}/*", step_metric=f"{fit}/step")
-            self.fits.add(fit)
+        # each fit counts its own steps (W&B's own step must only grow): the fit's step is a value beside them
         self.run.log({f"{fit}/step": step, **{f"{fit}/{k}": v for k, v in values.items()}})
 
     def close(self) -> None:
@@ -75,7 +73,9 @@ class MLflow:
     def __init__(self, root: Path, run):
         from mlflow.tracking import MlflowClient
 
-        self.client = MlflowClient(tracking_uri=(root / "mlruns").resolve().as_uri())
+        root.mkdir(parents=True, exist_ok=True)  # MLflow's database backend: its file store is retired
+        uri = f"sqlite:///{(root / 'mlflow.db').resolve()}"
+        self.client = MlflowClient(tracking_uri=uri, registry_uri=uri)
         exp = self.client.get_experiment_by_name(run.experiment)
         exp_id = exp.experiment_id if exp else self.client.create_experiment(run.experiment)
         self.run_id = self.client.create_run(exp_id, run_name=run_name(run),
