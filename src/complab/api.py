@@ -44,7 +44,7 @@ def results(experiment_id: str, results: str | Path | None = None, include_unfin
     """The final rows of an experiment's finished runs, each with seed, tier and config hash."""
     experiments.load(experiment_id)
     out = Rows()
-    store = Store.existing(results)
+    store = Store.existing(results, readonly=True)
     if store is None:
         return out
     try:
@@ -58,7 +58,7 @@ def results(experiment_id: str, results: str | Path | None = None, include_unfin
 
 def last_verdicts(results: str | Path | None = None) -> dict[str, dict | None]:
     """Each experiment's most recent claim verdict in this results directory (None if never run)."""
-    store = Store.existing(results)
+    store = Store.existing(results, readonly=True)
     try:
         return {eid: store.last_verdict(eid) if store else None for eid in experiments.ids()}
     finally:
@@ -66,8 +66,12 @@ def last_verdicts(results: str | Path | None = None) -> dict[str, dict | None]:
             store.close()
 
 
-def report(experiment_ids: list[str] | None = None, results: str | Path | None = None) -> Path:
-    """Write the Markdown report and one figure per experiment; returns the report's path."""
-    from complab import reporting  # matplotlib only when a report is made
+def report(experiment_ids: list[str] | None = None, results: str | Path | None = None,
+           out: str | Path | None = None, html: bool = False) -> Path:
+    """Write the report of every experiment (or those named) from the results database:
+    Markdown and one figure each (`report.md`), or with `html` a static site
+    (`index.html` and a page each); into `out` (default: the results directory, or
+    its `site/` for HTML). Returns the report's (or index's) path."""
+    from complab import reporting, reporting_html  # matplotlib only when a report is made
 
-    return reporting.write(experiment_ids, results)
+    return (reporting_html if html else reporting).write(experiment_ids, results, out)

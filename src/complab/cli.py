@@ -128,8 +128,17 @@ def cmd_sweep(args, console: Console) -> int:
 
 
 def cmd_report(args, console: Console) -> int:
-    path = api.report(args.ids or None, args.results)
+    if args.port is not None and not 0 <= args.port < 65536:
+        raise ComplabError(f"--port must be in [0, 65536), got {args.port}")
+    html = args.html is not None or args.serve
+    if args.out and html:
+        raise ComplabError("--out is where the Markdown report goes; the site goes to --html DIR")
+    path = api.report(args.ids or None, args.results, args.out or args.html, html=html)
     console.print(f"report written to {path}")
+    if args.serve:
+        from complab import reporting_html
+
+        reporting_html.serve(path.parent, args.port or 8000)
     return 0
 
 
@@ -221,8 +230,13 @@ def parser() -> argparse.ArgumentParser:
     sw.add_argument("--address", help="the Ray cluster's address (host:port); default: start a local one")
     sw.add_argument("--workers", type=int, help="trials at once (default: the number of CPU cores)")
     sw.add_argument("--retries", type=int, default=2, help="tries more for a trial whose worker dies (default 2)")
-    rep = add("report", cmd_report, "write the Markdown report and figures")
+    rep = add("report", cmd_report, "write the report: Markdown, or a static site with --html")
     rep.add_argument("ids", nargs="*")
+    rep.add_argument("--html", metavar="DIR", help="write a static site (index.html, a page per experiment) to DIR")
+    rep.add_argument("--serve", action="store_true", help="write the site (to --html DIR, default <results>/site) "
+                     "and serve it on http://127.0.0.1:PORT")
+    rep.add_argument("--port", type=int, help="the port for --serve (default 8000; 0 picks a free one)")
+    rep.add_argument("--out", metavar="DIR", help="where the Markdown report goes (default: the results directory)")
     res = add("results", cmd_results, "print the stored rows of an experiment")
     res.add_argument("id")
     res.add_argument("--format", choices=("table", "csv", "json"), default="table")

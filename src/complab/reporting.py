@@ -1,23 +1,72 @@
 """The report (module `reporting`, so that `complab.report` stays the API function):
-one figure and the claim checks of every experiment, read from the
-store (<results>/report.md and <results>/figures/<id>.png).
+one figure and the claim checks of every experiment, read from the store, as
+Markdown (<results>/report.md and <results>/figures/<id>.png) or as a static site
+(`reporting_html`).
 
 For each experiment, the report takes the most recently finished configuration
 that is a tier's own (one made with `--set` overrides only when there is none, and
-then marked), the finished runs of
-that configuration's cells over all their seeds, evaluates the experiment's
-`expect` on their rows and curves and draws its `plot`, so the report always shows
-the numbers it was made from. No backend is forced (matplotlib picks Agg where
-there is no display), so a notebook keeps its own.
+then marked), the finished runs of that configuration's cells over all their seeds,
+evaluates the experiment's `expect` on their rows and curves and draws its `plot`,
+so the report always shows the numbers it was made from. The store is opened
+read-only: a report can be made of a results directory it may not write to. No
+backend is forced (matplotlib picks Agg where there is no display), so a notebook
+keeps its own.
 """
 
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from complab import config as cfgs
 from complab import experiments
-from complab.experiments.base import Results
-from complab.store import Run, Store, cell_key
+from complab.errors import ComplabError
+from complab.experiments.base import Check, Results
+from complab.store import Run, Store, cell_key, default_results_dir
+
+
+@dataclass
+class Section:
+    """What the report says of one experiment."""
+
+    exp: object
+    tier: str | None = None
+    config_hash: str | None = None
+    config: object = None
+    runs: list[Run] = field(default_factory=list)
+    results: Results | None = None
+    checks: list[Check] = field(default_factory=list)
+    overridden: bool = False
+    figure: Path | None = None
+    error: str | None = None  # why it could not be evaluated
+
+    @property
+    def ran(self) -> bool:
+        return bool(self.runs)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.checks) and all(c.passed for c in self.checks) and self.error is None
+
+    @property
+    def verdict(self) -> str:
+        if self.error:
+            return "cannot be evaluated"
+        if not self.ran:
+            return "not run"
+        return ("holds" if self.passed else "does not hold") + (" (config overridden)" if self.overridden else "")
+
+    @property
+    def seeds(self) -> list[int]:
+        return sorted({r.seed for r in self.runs})
+
+    @property
+    def wall_s(self) -> float:
+        return sum(r.wall_s or 0 for r in self.runs)
+
+    @property
+    def ended(self) -> str:
+        last = max((r.ended or 0 for r in self.runs), default=0)
+        return time.strftime("%Y-%m-%d %H:%M", time.localtime(last)) if last else "-"
 
 
 def latest_group(store: Store, exp) -> tuple[str, str, object, list[Run], bool] | None:
@@ -36,53 +85,66 @@ def latest_group(store: Store, exp) -> tuple[str, str, object, list[Run], bool] 
     return last.tier, last.config_hash, cfg, sorted(group, key=lambda r: (r.seed, r.id)), not canonical
 
 
-def write(experiment_ids: list[str] | None = None, results: str | Path | None = None) -> Path:
-    ids = experiment_ids or experiments.ids()
-    exps = [experiments.load(i) for i in ids]
-    store = Store(results)
-    try:
-        figdir = store.root / "figures"
-        figdir.mkdir(exist_ok=True)
-        lines = ["# complab report", "", f"Generated {time.strftime('%Y-%m-%d %H:%M:%S')} from `{store.root}`.", "",
-                 "| experiment | tier | seeds | verdict |", "|---|---|---|---|"]
-        sections = []
-        for exp in exps:
-            try:
-                summary, section = _section(store, exp, figdir)
-            except Exception as e:  # noqa: BLE001 - one experiment's stale rows must not sink the report
-                summary, section = f"| `{exp.id}` | - | - | cannot be evaluated: {type(e).__name__}: {e} |", []
-            lines.append(summary)
-            sections += section
-    finally:
-        store.close()
-    path = Path(store.root) / "report.md"
-    path.write_text("\n".join(lines + [""] + sections))
-    return path
+def sections(store: Store, ids: list[str], figdir: Path) -> list[Section]:
+    """One evaluated section per experiment, its figure drawn into `figdir`."""
+    figdir.mkdir(parents=True, exist_ok=True)
+    out = []
+    for eid in ids:
+        section = Section(experiments.load(eid))
+        try:
+            _evaluate(store, section, figdir)
+        except Exception as e:  # noqa: BLE001 - one experiment's stale rows must not sink the report
+            section.error = f"{type(e).__name__}: {e}"
+        out.append(section)
+    return out
 
 
-def _section(store: Store, exp, figdir: Path) -> tuple[str, list[str]]:
-    """The summary-table line and the section (checks, figure) of one experiment."""
+def _evaluate(store: Store, s: Section, figdir: Path) -> None:
     import matplotlib.pyplot as plt  # here, not at import: listing experiments needs no matplotlib
 
-    group = latest_group(store, exp)
+    group = latest_group(store, s.exp)
     if group is None:
-        return f"| `{exp.id}` | - | - | not run |", []
-    tier, chash, cfg, runs, overridden = group
-    results = Results(store.rows(runs), store.curves(runs))
-    checks = list(exp.expect(results, cfg))
-    verdict = "holds" if all(c.passed for c in checks) else "does not hold"
-    seeds = ",".join(str(s) for s in sorted({r.seed for r in runs}))
-    fig = exp.plot(results, cfg)
-    fig.savefig(figdir / f"{exp.id}.png", dpi=120)
+        return
+    s.tier, s.config_hash, s.config, s.runs, s.overridden = group
+    s.results = Results(store.rows(s.runs), store.curves(s.runs))
+    s.checks = list(s.exp.expect(s.results, s.config))
+    fig = s.exp.plot(s.results, s.config)
+    s.figure = figdir / f"{s.exp.id}.png"
+    fig.savefig(s.figure, dpi=120)
     plt.close(fig)
-    wall = sum(r.wall_s or 0 for r in runs)
-    if overridden:
-        verdict += " (config overridden, not the tier's own)"
-    return f"| [`{exp.id}`](#{exp.id}) | {tier} | {seeds} | {verdict} |", [
-        f"## {exp.id}", "", f"**{exp.title}** — {exp.paper}", "", f"Claim: {exp.claim}", "",
-        f"Tier `{tier}`, config `{chash}`, seeds {seeds}, {wall:.0f} s of compute, "
-        f"code {runs[-1].code_version}, device {runs[-1].device}.", "",
-        "| check | verdict | measured |", "|---|---|---|",
-        *[f"| {c.name} | {'PASS' if c.passed else 'FAIL'} | {c.measured} |" for c in checks],
-        "", f"![{exp.id}](figures/{exp.id}.png)", "",
-    ]
+
+
+def open_store(results: str | Path | None) -> Store:
+    store = Store.existing(results, readonly=True)
+    if store is None:
+        raise ComplabError(f"no results database in {results or default_results_dir()}; run an experiment first, or "
+                           "pass the directory that holds complab.db with --results")
+    return store
+
+
+def write(experiment_ids: list[str] | None = None, results: str | Path | None = None,
+          out: str | Path | None = None) -> Path:
+    """The Markdown report at `<out>/report.md` (default: the results directory)."""
+    store = open_store(results)
+    out = Path(out) if out is not None else store.root
+    try:
+        found = sections(store, experiment_ids or experiments.ids(), out / "figures")
+    finally:
+        store.close()
+    lines = ["# complab report", "", f"Generated {time.strftime('%Y-%m-%d %H:%M:%S')} from `{store.root}`.", "",
+             "| experiment | tier | seeds | verdict |", "|---|---|---|---|"]
+    body = []
+    for s in found:
+        seeds = ",".join(map(str, s.seeds)) or "-"
+        name = f"[`{s.exp.id}`](#{s.exp.id})" if s.ran and not s.error else f"`{s.exp.id}`"
+        lines.append(f"| {name} | {s.tier or '-'} | {seeds} | {s.verdict}{': ' + s.error if s.error else ''} |")
+        if s.ran and not s.error:
+            body += [f"## {s.exp.id}", "", f"**{s.exp.title}** — {s.exp.paper}", "", f"Claim: {s.exp.claim}", "",
+                     f"Tier `{s.tier}`, config `{s.config_hash}`, seeds {seeds}, {s.wall_s:.0f} s of compute, "
+                     f"code {s.runs[-1].code_version}, device {s.runs[-1].device}.", "",
+                     "| check | verdict | measured |", "|---|---|---|",
+                     *[f"| {c.name} | {'PASS' if c.passed else 'FAIL'} | {c.measured} |" for c in s.checks],
+                     "", f"![{s.exp.id}](figures/{s.exp.id}.png)", ""]
+    path = out / "report.md"
+    path.write_text("\n".join(lines + [""] + body))
+    return path

@@ -31,6 +31,7 @@ import sqlite3
 import tempfile
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from complab.errors import ComplabError
@@ -129,35 +130,46 @@ def default_results_dir() -> Path:
 
 
 class Store:
-    def __init__(self, root: str | Path | None = None):
+    def __init__(self, root: str | Path | None = None, readonly: bool = False):
         self.root = Path(root) if root is not None else default_results_dir()
         self.owner = secrets.token_hex(8)  # this process's lease token
+        self.readonly = readonly
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=self.root):
-                pass
-            self.db = sqlite3.connect(self.root / "complab.db", timeout=60, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across crashes of the process
+            if readonly:
+                self.db = _connect_readonly(self.root / "complab.db")
+            else:
+                self.root.mkdir(parents=True, exist_ok=True)
+                with tempfile.NamedTemporaryFile(dir=self.root):
+                    pass
+                self.db = sqlite3.connect(self.root / "complab.db", timeout=60, isolation_level=None)
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across crashes of the process
             self._open_schema()
+            self._verify_schema()
         except sqlite3.DatabaseError as e:
-            if "not a database" not in str(e) and "malformed" not in str(e):
-                raise ComplabError(f"cannot write results to {self.root} ({e.__class__.__name__}: {e}); "
-                                   "pass a writable directory with --results or $COMPLAB_RESULTS") from None
-            raise ComplabError(
-                f"{self.root / 'complab.db'} is not a readable complab database ({e}); move it away to start a "
-                "new one there, or pass another directory with --results"
-            ) from None
-        except (OSError, sqlite3.Error) as e:
-            raise ComplabError(
-                f"cannot write results to {self.root} ({e.__class__.__name__}: {e}); "
-                "pass a writable directory with --results or $COMPLAB_RESULTS"
-            ) from None
+            if "not a database" in str(e) or "malformed" in str(e):
+                raise damaged(self.root, e) from None
+            raise self._unusable(e) from None
+        except OSError as e:
+            raise self._unusable(e) from None
         self.db.row_factory = sqlite3.Row
 
+    def _unusable(self, e: Exception) -> ComplabError:
+        if self.readonly:
+            return ComplabError(f"cannot read the results database in {self.root} ({e.__class__.__name__}: {e})")
+        return ComplabError(f"cannot write results to {self.root} ({e.__class__.__name__}: {e}); "
+                            "pass a writable directory with --results or $COMPLAB_RESULTS")
+
     def _open_schema(self) -> None:
-        if self.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version == SCHEMA_VERSION:
             return  # nothing to write: concurrent openers do not contend
+        if self.readonly:
+            newer = version > SCHEMA_VERSION
+            raise ComplabError(
+                f"the results database {self.root / 'complab.db'} has schema version {version}, "
+                f"{'newer' if newer else 'older'} than this complab's {SCHEMA_VERSION}; "
+                + ("upgrade complab" if newer else "open it once with write access (any `complab run`) to migrate it"))
         with self.tx(immediate=True):
             version = self.db.execute("PRAGMA user_version").fetchone()[0]
             has_runs = self.db.execute("SELECT 1 FROM sqlite_master WHERE name='runs'").fetchone() is not None
@@ -175,6 +187,18 @@ class Store:
                 if statement.strip():
                     self.db.execute(statement)
             self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def _verify_schema(self) -> None:
+        """Every table and column this complab uses is there (a damaged or foreign database is refused)."""
+        for table, columns in _expected_columns().items():
+            have = {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}
+            missing = [c for c in columns if c not in have]
+            if missing:
+                what = f"table {table}" if not have else f"column{'s' * (len(missing) > 1)} {', '.join(missing)} " \
+                    f"of table {table}"
+                raise ComplabError(
+                    f"the results database {self.root / 'complab.db'} has no {what}: it is damaged or was not made "
+                    "by complab; move it away to start a new one there, or pass another directory with --results")
 
     @contextlib.contextmanager
     def tx(self, immediate: bool = False):
@@ -352,13 +376,44 @@ class Store:
                 for r in self.db.execute("SELECT * FROM bench WHERE suite=? ORDER BY id", (suite,))]
 
     @classmethod
-    def existing(cls, root: str | Path | None = None) -> "Store | None":
+    def existing(cls, root: str | Path | None = None, readonly: bool = False) -> "Store | None":
         """The store at `root` if it has a database, else None (for commands that only read)."""
         path = Path(root) if root is not None else default_results_dir()
-        return cls(path) if (path / "complab.db").exists() else None
+        return cls(path, readonly) if (path / "complab.db").exists() else None
 
     def close(self) -> None:
         self.db.close()
+
+
+def damaged(root: Path, e: Exception) -> ComplabError:
+    return ComplabError(f"{root / 'complab.db'} is not a readable complab database ({e}); move it away to start a "
+                        "new one there, or pass another directory with --results")
+
+
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    """A connection that never writes: `mode=ro`, or, where the directory is read-only and
+    SQLite cannot make its shared-memory file, `immutable` (the last writer, when it
+    closed, folded its log into the file)."""
+    if not path.exists():
+        raise sqlite3.OperationalError(f"{path} does not exist")
+    error = None
+    for query in ("mode=ro", "mode=ro&immutable=1"):
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?{query}", uri=True, timeout=60, isolation_level=None)
+        try:
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return db
+        except sqlite3.OperationalError as e:
+            db.close()
+            error = e
+    raise error
+
+
+@lru_cache(maxsize=1)
+def _expected_columns() -> dict[str, list[str]]:
+    mem = sqlite3.connect(":memory:")
+    mem.executescript(SCHEMA)
+    tables = [r[0] for r in mem.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+    return {t: [r[1] for r in mem.execute(f"PRAGMA table_info({t})")] for t in tables}
 
 
 def _jsonable(v):
