@@ -21,3 +21,14 @@ def smoke_results(tmp_path_factory):
     root = tmp_path_factory.mktemp("results")
     out = runner.run(FLAGSHIP, tier="smoke", seeds=[0], results=root, console=Console(quiet=True))
     return root, out
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The reliability campaign's figures (tests record them as the property "campaign"),
+    shown whether the tests passed or not, so that they can be quoted."""
+    lines = [value for key in ("passed", "failed") for rep in terminalreporter.stats.get(key, [])
+             for name, value in getattr(rep, "user_properties", []) if name == "campaign"]
+    if lines:
+        terminalreporter.section("reliability campaign")
+        for line in sorted(lines):
+            terminalreporter.write_line(line)

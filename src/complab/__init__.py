@@ -10,6 +10,14 @@ The Python API mirrors the CLI (`complab run | results | report`)::
 
 __version__ = "0.1.0"
 
-from complab.api import list_experiments, report, results, run  # noqa: E402
+__all__ = ["run", "sweep", "results", "report", "list_experiments", "__version__"]
 
-__all__ = ["run", "results", "report", "list_experiments", "__version__"]
+
+def __getattr__(name: str):
+    """The API on first use: `import complab` alone does not import JAX (the CLI starts
+    fast and handles Ctrl-C during start-up)."""
+    if name in __all__:
+        from complab import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'complab' has no attribute {name!r}")

@@ -4,18 +4,31 @@ Bad input ends with one sentence on stderr naming what was wrong and what is
 allowed, and exit code 2; `run --check` exits 1 when a claim check fails.
 """
 
+from __future__ import annotations
+
 import argparse
 import csv
 import json
 import math
+import sqlite3
 import sys
 
-from rich.console import Console
-from rich.table import Table
-
-from complab import api, experiments
-from complab import config as cfgs
+from complab import interrupts
 from complab.errors import ComplabError
+
+# imported by `main` while Ctrl-C exits at once (see `interrupts`): this module imports
+# nothing heavy, so that an interrupt almost never lands before that handler is set
+api = cfgs = experiments = Console = Table = None
+
+
+def _import_lab() -> None:
+    global api, cfgs, experiments, Console, Table
+    from rich.console import Console as Console_
+    from rich.table import Table as Table_
+
+    from complab import api as api_, config as cfgs_, experiments as experiments_
+
+    api, cfgs, experiments, Console, Table = api_, cfgs_, experiments_, Console_, Table_
 
 
 MAX_SEEDS = 10_000
@@ -251,12 +264,21 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    with interrupts.starting_up():
+        args = parser().parse_args(argv)
+        _import_lab()
     console = Console()
     try:
-        return args.fn(args, console)
+        with interrupts.handled():
+            code = args.fn(args, console)
+            interrupts.check()  # one swallowed on its way still ends the command as interrupted
+            return code
     except ComplabError as e:
         print(f"complab: error: {e}", file=sys.stderr)
+        return 2
+    except sqlite3.DatabaseError as e:
+        print(f"complab: error: the results database is damaged or unreadable ({e}); move it away (a new one "
+              "starts there) or pass another directory with --results", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("complab: interrupted; what was stored is kept, and the same command resumes from the last "

@@ -122,13 +122,25 @@ def open_store(results: str | Path | None) -> Store:
     return store
 
 
+def writable(out: Path) -> Path:
+    """`out`, made if need be, where the report can be written, else one sentence."""
+    try:
+        (out / "figures").mkdir(parents=True, exist_ok=True)
+        (out / ".complab-write-test").touch()
+        (out / ".complab-write-test").unlink()
+    except OSError as e:
+        raise ComplabError(f"cannot write the report to {out} ({e.strerror or e}); pass a writable directory with "
+                           "--out (Markdown) or --html DIR") from None
+    return out
+
+
 def write(experiment_ids: list[str] | None = None, results: str | Path | None = None,
           out: str | Path | None = None) -> Path:
     """The Markdown report at `<out>/report.md` (default: the results directory)."""
     store = open_store(results)
     out = Path(out) if out is not None else store.root
     try:
-        found = sections(store, experiment_ids or experiments.ids(), out / "figures")
+        found = sections(store, experiment_ids or experiments.ids(), writable(out) / "figures")
     finally:
         store.close()
     lines = ["# complab report", "", f"Generated {time.strftime('%Y-%m-%d %H:%M:%S')} from `{store.root}`.", "",

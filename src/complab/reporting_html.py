@@ -14,7 +14,7 @@ from pathlib import Path
 
 from complab import config as cfgs
 from complab import experiments
-from complab.reporting import Section, open_store, sections
+from complab.reporting import Section, open_store, sections, writable
 
 MAX_ROWS = 200  # rows shown on a page; all of them are in the page's CSV
 
@@ -50,9 +50,8 @@ def write(experiment_ids: list[str] | None = None, results: str | Path | None = 
     store = open_store(results)
     out = Path(out) if out is not None else store.root / "site"
     try:
-        out.mkdir(parents=True, exist_ok=True)
         ids = experiment_ids or experiments.ids()
-        found = sections(store, ids, out / "figures")
+        found = sections(store, ids, writable(out) / "figures")
         stored = sorted({r.experiment for r in store.runs()} - set(experiments.ids()))
     finally:
         store.close()

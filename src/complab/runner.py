@@ -14,10 +14,8 @@ cache (`$COMPLAB_JAX_CACHE`, default ~/.cache/complab/jax), so a second process
 compiles nothing it has compiled before.
 """
 
-import contextlib
 import os
 import platform
-import signal
 import sqlite3
 import subprocess
 import threading
@@ -36,7 +34,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 
 import complab
 from complab import config as cfgs
-from complab import experiments, rng
+from complab import experiments, interrupts, rng
 from complab.errors import ComplabError, NaNLossError
 from complab.experiments.base import TIERS, Check, Results
 from complab.learners.base import AbstractLearner
@@ -87,10 +85,12 @@ def enable_compilation_cache() -> Path:
 
 
 class Heartbeat:
-    """Renews a run's lease from a thread of its own (and its own connection) while it runs."""
+    """Renews a run's lease from a thread of its own (and its own connection) while it runs,
+    and keeps its session's seconds, so that a killed session's time still counts."""
 
     def __init__(self, store: Store, run: Run):
         self.path, self.run_id, self.owner = store.root / "complab.db", run.id, store.owner
+        self.t0 = time.monotonic()
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._beat, daemon=True)
         self.thread.start()
@@ -100,8 +100,8 @@ class Heartbeat:
         try:
             while not self.stop.wait(HEARTBEAT_S):
                 try:
-                    db.execute("UPDATE runs SET heartbeat=? WHERE id=? AND owner=?",
-                               (time.time(), self.run_id, self.owner))
+                    db.execute("UPDATE runs SET heartbeat=?, session_s=? WHERE id=? AND owner=?",
+                               (time.time(), time.monotonic() - self.t0, self.run_id, self.owner))
                 except sqlite3.Error:
                     pass  # a busy database: the next beat renews the lease (LEASE_S spans several beats)
         finally:
@@ -118,6 +118,7 @@ class Context:
                  overall: TaskID | None = None, trackers: Trackers | None = None):
         self.store, self.run, self.progress, self.console = store, run, progress, console
         self.trackers = trackers
+        self.t0 = time.monotonic()  # the session's start, for its running wall time
         self.overall = overall
         self.fits: set[str] = set()
         self.dir = store.run_dir(run)
@@ -145,7 +146,7 @@ class Context:
         t_start, last = time.monotonic(), {}
 
         def on_chunk(step: int, metrics: dict[str, float], seconds: float) -> None:
-            self.store.log_metrics(self.run, name, step, metrics)
+            self.store.log_metrics(self.run, name, step, metrics, session_s=time.monotonic() - self.t0)
             if self.trackers:
                 self.trackers.log(name, step, metrics)
             last.update(metrics, step=step)
@@ -238,23 +239,6 @@ def evaluate_claim(exp, results: Results, cfg) -> list[Check]:
                       f"{'; '.join(results.failures)} ({type(e).__name__}: {e})")]
 
 
-@contextlib.contextmanager
-def sigterm_as_interrupt():
-    """SIGTERM (a preempted or cancelled job) raises KeyboardInterrupt, like Ctrl-C."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def run(experiment_id: str, tier: str = "cpu", seeds: list[int] | tuple[int, ...] = (0,),
         overrides: dict[str, Any] | None = None, results: str | Path | None = None, force: bool = False,
         checkpoint_s: float = 30.0, console: Console | None = None, trackers: tuple[str, ...] = ()) -> Outcome:
@@ -267,7 +251,7 @@ def run(experiment_id: str, tier: str = "cpu", seeds: list[int] | tuple[int, ...
     enable_compilation_cache()
     store = Store(results)
     try:
-        with sigterm_as_interrupt():
+        with interrupts.handled():
             runs, failures = _run_all(exp, cfg, tier, list(seeds), store, force, checkpoint_s, console, trackers)
         return conclude(exp, tier, cfg, list(seeds), overrides, store, runs, failures)
     finally:
@@ -287,7 +271,7 @@ def execute(experiment_id: str, tier: str, seeds: list[int], overrides: dict[str
     enable_compilation_cache()
     store = Store(results)
     try:
-        with sigterm_as_interrupt():
+        with interrupts.handled():
             return _run_all(exp, cfg, tier, list(seeds), store, False, checkpoint_s, console, trackers)[1]
     finally:
         store.close()
@@ -336,6 +320,7 @@ def _run_all(exp, cfg, tier: str, seeds: list[int], store: Store, force: bool, c
             overall = progress.add_task(f"[bold]{exp.id} ({tier}, {len(todo)} runs)",
                                         total=sum(exp.steps(cfg, c) for _, c in todo), loss="", rate="")
         for seed, cell in plan:
+            interrupts.check()
             existing = found[seed, cell_key(cell)]
             what = f"seed {seed}" + "".join(f", {k}={v}" for k, v in cell.items())
             if existing and (seed, cell) not in todo:
@@ -381,21 +366,29 @@ def _run_one(exp, cfg, cell: dict, seed: int, store: Store, run_: Run, progress:
         rates = [k for k in cfgs.leaves(cfg) if k.split(".")[-1] == "lr"]
         hint = f"; a lower learning rate ({', '.join(rates)}) may help" if rates else ""
         error = f"{e}; the run is stored as failed with its metrics so far{hint}"
-        store.fail(run_, "failed", str(e), e.step, time.monotonic() - t0)
+        error = _kept(store.fail(run_, "failed", str(e), e.step, time.monotonic() - t0), error)
     except ComplabError as e:
-        error = str(e)
-        store.fail(run_, "failed", error, None, time.monotonic() - t0)
+        error = _kept(store.fail(run_, "failed", str(e), None, time.monotonic() - t0), str(e))
     except KeyboardInterrupt:
         store.fail(run_, "interrupted", "interrupted by the user", None, time.monotonic() - t0)
         raise
     except Exception as e:  # a bug: recorded with its traceback, and the other runs go on
         error = f"{type(e).__name__}: {e}"
-        store.fail(run_, "failed", error + "\n" + traceback.format_exc(), None, time.monotonic() - t0)
+        error = _kept(store.fail(run_, "failed", error + "\n" + traceback.format_exc(), None,
+                                 time.monotonic() - t0), error)
         console.print_exception()
     finally:
         beat.close()
         sinks.close()
     return store.find(run_.experiment, run_.config_hash, seed, cell), error
+
+
+def _kept(restored: bool, error: str) -> str:
+    """The failure's sentence; a forced rerun that failed says that the finished run it was to replace is kept."""
+    if not restored:
+        return error
+    return error.split("; the run is stored as failed")[0] + "; the forced rerun did not finish, so the finished run " \
+        "it was to replace is kept as it was"
 
 
 def _plain(v: Any) -> Any:

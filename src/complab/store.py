@@ -36,7 +36,7 @@ from pathlib import Path
 
 from complab.errors import ComplabError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 LEASE_S = 90.0  # a run whose holder has not beaten for this long may be taken over
 
 RUNS = """
@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS runs (
   status TEXT NOT NULL, error TEXT, failed_step INTEGER,
   started REAL, ended REAL, wall_s REAL,
   code_version TEXT, versions TEXT, device TEXT, pid INTEGER, host TEXT, owner TEXT, heartbeat REAL,
+  session_s REAL, pid_start TEXT, previous TEXT,
   UNIQUE (experiment, config_hash, cell, seed)
 );"""
 SCHEMA = RUNS + """
@@ -93,7 +94,17 @@ def _migrate_2_to_3(db: sqlite3.Connection) -> None:
     """Version 3 adds the bench table (created with the schema): nothing to move."""
 
 
-MIGRATIONS = {1: _migrate_1_to_2, 2: _migrate_2_to_3}  # from version k to k + 1
+def _migrate_3_to_4(db: sqlite3.Connection) -> None:
+    """Version 4: the running session's seconds (kept by the heartbeat, so a killed
+    session's time counts), the holder's process start time (a reused pid is not its
+    holder), and the finished run a forced rerun replaces (restored if the rerun fails)."""
+    have = {r[1] for r in db.execute("PRAGMA table_info(runs)")}  # a table rebuilt from version 1 has them
+    for column in ("session_s REAL", "pid_start TEXT", "previous TEXT"):
+        if column.split()[0] not in have:
+            db.execute(f"ALTER TABLE runs ADD COLUMN {column}")
+
+
+MIGRATIONS = {1: _migrate_1_to_2, 2: _migrate_2_to_3, 3: _migrate_3_to_4}  # from version k to k + 1
 
 
 @dataclass(frozen=True)
@@ -118,6 +129,9 @@ class Run:
     host: str | None
     owner: str | None
     heartbeat: float | None
+    session_s: float | None = None
+    pid_start: str | None = None
+    previous: dict | None = None  # the finished run a forced rerun is replacing
 
 
 def cell_key(cell: dict) -> str:
@@ -201,8 +215,10 @@ class Store:
                     "by complab; move it away to start a new one there, or pass another directory with --results")
 
     @contextlib.contextmanager
-    def tx(self, immediate: bool = False):
-        """One write transaction: everything inside commits together or not at all."""
+    def tx(self, immediate: bool = True):
+        """One write transaction: everything inside commits together or not at all. It takes
+        the write lock at once (IMMEDIATE), so that concurrent writers wait for each other
+        (up to the connection's 60 s timeout) instead of failing on upgrading a read."""
         self.db.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
         try:
             yield
@@ -227,19 +243,21 @@ class Store:
               fresh: bool = False, cell: dict | None = None) -> Run:
         """Claim the run to execute: a new one, or the stored one reset to "running"
         (checkpoints, metrics and rows kept until `finish` replaces the rows).
-        `fresh` (for --force) restarts its wall-time count and clears its metrics
-        and curves; otherwise `wall_s` adds up over the sessions that ended in
-        `finish` or `fail` (a killed session's time is not known), and a run that
+        `wall_s` adds up over the run's sessions: those that ended in `finish` or
+        `fail`, and a killed one up to its last heartbeat (`session_s`). `fresh`
+        (for --force) restarts the count and sets the finished run's metrics and
+        curves aside, restored by `fail` if the rerun does not finish. A run that
         another process finished meanwhile is returned as it is, unclaimed."""
-        now, me = time.time(), (os.getpid(), socket.gethostname(), self.owner, time.time())
+        now = time.time()
+        me = (os.getpid(), socket.gethostname(), self.owner, now, _process_start(os.getpid()))
         cell = cell or {}
         with self.tx(immediate=True):  # one claimant at a time, across processes
             existing = self.find(experiment, config_hash, seed, cell)
             if existing is None:
                 self.db.execute(
                     "INSERT INTO runs (experiment, tier, config_hash, cell, config, seed, status, started,"
-                    " code_version, versions, device, pid, host, owner, heartbeat)"
-                    " VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " code_version, versions, device, pid, host, owner, heartbeat, pid_start, session_s)"
+                    " VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
                     (experiment, tier, config_hash, cell_key(cell), json.dumps(config), seed, now,
                      meta["code_version"], json.dumps(meta["versions"]), meta["device"], *me),
                 )
@@ -252,16 +270,25 @@ class Store:
                     f"{now - (existing.heartbeat or now):.0f} s ago); wait for it to finish or stop it"
                 )
             else:
+                previous = existing.previous
+                if fresh and existing.status == "done":  # set the finished run aside until the rerun finishes
+                    previous = {"wall_s": existing.wall_s, "started": existing.started, "ended": existing.ended,
+                                "tier": existing.tier, "code_version": existing.code_version,
+                                "versions": existing.versions, "device": existing.device}
+                    for table in ("metrics", "curves"):
+                        self.db.execute(f"DELETE FROM {table} WHERE run_id=?", (-existing.id,))
+                        self.db.execute(f"UPDATE {table} SET run_id=? WHERE run_id=?", (-existing.id, existing.id))
+                elif fresh:
+                    for table in ("metrics", "curves"):
+                        self.db.execute(f"DELETE FROM {table} WHERE run_id=?", (existing.id,))
+                wall = "NULL" if fresh else "COALESCE(wall_s, 0) + COALESCE(session_s, 0)"  # a killed session's
                 self.db.execute(
-                    "UPDATE runs SET status='running', error=NULL, failed_step=NULL, started=?, ended=NULL,"
-                    " tier=?, code_version=?, versions=?, device=?, pid=?, host=?, owner=?, heartbeat=?"
-                    + (", wall_s=NULL" if fresh else "") + " WHERE id=?",
+                    f"UPDATE runs SET status='running', error=NULL, failed_step=NULL, started=?, ended=NULL,"
+                    f" wall_s={wall}, session_s=0, tier=?, code_version=?, versions=?, device=?, pid=?, host=?,"
+                    " owner=?, heartbeat=?, pid_start=?, previous=? WHERE id=?",
                     (now, tier, meta["code_version"], json.dumps(meta["versions"]), meta["device"], *me,
-                     existing.id),
+                     json.dumps(previous) if previous else None, existing.id),
                 )
-                if fresh:
-                    self.db.execute("DELETE FROM metrics WHERE run_id=?", (existing.id,))
-                    self.db.execute("DELETE FROM curves WHERE run_id=?", (existing.id,))
         return self.find(experiment, config_hash, seed, cell)
 
     def clear_checkpoints(self, run: Run) -> None:
@@ -280,21 +307,40 @@ class Store:
         data = [json.dumps(r, allow_nan=True) for r in rows]  # raises before anything is written
         with self.tx(immediate=True):
             done = self.db.execute(
-                "UPDATE runs SET status='done', ended=?, wall_s=COALESCE(wall_s, 0) + ?, owner=NULL"
-                " WHERE id=? AND owner=?", (time.time(), wall_s, run.id, self.owner))
+                "UPDATE runs SET status='done', ended=?, wall_s=COALESCE(wall_s, 0) + ?, session_s=NULL,"
+                " previous=NULL, owner=NULL WHERE id=? AND owner=?", (time.time(), wall_s, run.id, self.owner))
             if done.rowcount != 1:
                 raise ComplabError(f"{run.experiment} {_describe(run.cell)}seed {run.seed} was taken over by another "
                                    "process (this one's lease had expired); its results are the other's to store")
+            for table in ("metrics", "curves"):  # what a forced rerun set aside is replaced now
+                self.db.execute(f"DELETE FROM {table} WHERE run_id=?", (-run.id,))
             self.db.execute("DELETE FROM rows WHERE run_id=?", (run.id,))
             self.db.executemany("INSERT INTO rows (run_id, idx, data) VALUES (?, ?, ?)",
                                 [(run.id, i, d) for i, d in enumerate(data)])
 
-    def fail(self, run: Run, status: str, error: str, step: int | None, wall_s: float) -> None:
-        self.db.execute(
-            "UPDATE runs SET status=?, error=?, failed_step=?, ended=?, wall_s=COALESCE(wall_s, 0) + ?, owner=NULL"
-            " WHERE id=? AND owner=?",
-            (status, error, step, time.time(), wall_s, run.id, self.owner),
-        )
+    def fail(self, run: Run, status: str, error: str, step: int | None, wall_s: float) -> bool:
+        """Mark the run failed or interrupted; a forced rerun of a finished run instead
+        gives the finished run back (its rows, metrics, curves and wall time). Returns
+        whether it did so."""
+        with self.tx(immediate=True):
+            row = self.db.execute("SELECT previous FROM runs WHERE id=? AND owner=?", (run.id, self.owner)).fetchone()
+            if row is None:
+                return False  # taken over: the other holder's to record
+            if row[0]:
+                p = json.loads(row[0])
+                self.db.execute(
+                    "UPDATE runs SET status='done', error=NULL, failed_step=NULL, wall_s=?, started=?, ended=?,"
+                    " tier=?, code_version=?, versions=?, device=?, session_s=NULL, previous=NULL, owner=NULL"
+                    " WHERE id=?", (p["wall_s"], p["started"], p["ended"], p["tier"], p["code_version"],
+                                    json.dumps(p["versions"]), p["device"], run.id))
+                for table in ("metrics", "curves"):
+                    self.db.execute(f"DELETE FROM {table} WHERE run_id=?", (run.id,))
+                    self.db.execute(f"UPDATE {table} SET run_id=? WHERE run_id=?", (run.id, -run.id))
+                return True
+            self.db.execute(
+                "UPDATE runs SET status=?, error=?, failed_step=?, ended=?, wall_s=COALESCE(wall_s, 0) + ?,"
+                " session_s=NULL, owner=NULL WHERE id=?", (status, error, step, time.time(), wall_s, run.id))
+            return False
 
     def runs(self, experiment: str | None = None) -> list[Run]:
         q, args = "SELECT * FROM runs", ()
@@ -303,12 +349,17 @@ class Store:
         return [_run(r) for r in self.db.execute(q + " ORDER BY id", args)]
 
     # ---- metrics, curves and rows
-    def log_metrics(self, run: Run, fit: str, step: int, values: dict[str, float]) -> None:
+    def log_metrics(self, run: Run, fit: str, step: int, values: dict[str, float],
+                    session_s: float | None = None) -> None:
+        """A chunk's metrics, and with them the seconds the run's session has taken so far
+        (so that a session killed between heartbeats still counts up to its last chunk)."""
         with self.tx():
             self.db.executemany(
                 "INSERT OR REPLACE INTO metrics (run_id, fit, step, name, value) VALUES (?, ?, ?, ?, ?)",
                 [(run.id, fit, step, k, float(v)) for k, v in values.items()],
             )
+            if session_s is not None:
+                self.db.execute("UPDATE runs SET session_s=? WHERE id=? AND owner=?", (session_s, run.id, self.owner))
 
     def log_curve(self, run: Run, fit: str, step: int, values: dict) -> None:
         """Evaluation values at one step (scalars or small arrays, as JSON)."""
@@ -433,8 +484,19 @@ def _run(row: sqlite3.Row) -> Run:
         cell=json.loads(d["cell"]), config=json.loads(d["config"]), seed=d["seed"], status=d["status"],
         error=d["error"], failed_step=d["failed_step"], wall_s=d["wall_s"], started=d["started"], ended=d["ended"],
         code_version=d["code_version"], versions=json.loads(d["versions"] or "{}"), device=d["device"],
-        pid=d["pid"], host=d["host"], owner=d["owner"], heartbeat=d["heartbeat"],
+        pid=d["pid"], host=d["host"], owner=d["owner"], heartbeat=d["heartbeat"], session_s=d["session_s"],
+        pid_start=d["pid_start"], previous=json.loads(d["previous"]) if d["previous"] else None,
     )
+
+
+def _process_start(pid: int) -> str | None:
+    """When process `pid` started (clock ticks since boot, from /proc), to tell a reused pid
+    from the process that held a run; None where /proc has no such file."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat[stat.rindex(")") + 2:].split()[19]  # field 22, counted after the command's name
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _held_elsewhere(run: Run, owner: str) -> bool:
@@ -450,5 +512,7 @@ def _held_elsewhere(run: Run, owner: str) -> bool:
         except ProcessLookupError:
             return False
         except PermissionError:
-            return True
+            pass
+        if run.pid_start is not None and _process_start(run.pid) not in (None, run.pid_start):
+            return False  # the pid now belongs to another process: the holder is gone
     return True

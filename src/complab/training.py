@@ -37,7 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from complab import rng
+from complab import interrupts, rng
 from complab.errors import CheckpointError, ComplabError, NaNLossError
 from complab.learners.base import AbstractLearner
 from complab.tasks.base import AbstractTask
@@ -257,6 +257,7 @@ def fit(
             if checkpoint is not None and (done == steps or time.monotonic() - last_save >= checkpoint_s):
                 save_checkpoint(checkpoint, state, done, identity)
                 last_save = time.monotonic()
+            interrupts.check()  # one that Python swallowed on its way (in a finalizer, say)
     except KeyboardInterrupt:
         if checkpoint is not None and done > 0:
             save_checkpoint(checkpoint, state, done, identity)  # Ctrl-C loses no finished chunk

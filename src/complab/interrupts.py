@@ -1,0 +1,68 @@
+"""Ctrl-C and SIGTERM, so that none is lost and none crashes the process.
+
+During start-up (`starting_up`, around the imports of JAX and the experiments)
+nothing has been stored yet, and an interrupt that lands inside an extension
+module's initialisation can crash the interpreter: there the process says so and
+exits at once with 130. Afterwards (`handled`) an interrupt raises
+KeyboardInterrupt as usual *and* is remembered: one that lands where Python
+swallows it (a finalizer, a callback) is raised again at the next check (`check`,
+called between training chunks and between runs), and the CLI's exit code says
+the run was interrupted.
+"""
+
+import contextlib
+import os
+import signal
+import threading
+
+_pending = False
+
+
+def _exit_now(signum, frame):
+    os.write(2, b"complab: interrupted during start-up; nothing was stored\n")
+    os._exit(130)
+
+
+def _remember_and_raise(signum, frame):
+    global _pending
+    _pending = True
+    raise KeyboardInterrupt
+
+
+def _swap(handler) -> dict:
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+
+
+@contextlib.contextmanager
+def starting_up():
+    previous = _swap(_exit_now)
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+@contextlib.contextmanager
+def handled():
+    """SIGINT and SIGTERM raise KeyboardInterrupt and are remembered until the block ends."""
+    global _pending
+    _pending = False
+    previous = _swap(_remember_and_raise)
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def pending() -> bool:
+    return _pending
+
+
+def check() -> None:
+    """Raise KeyboardInterrupt if an interrupt came and was swallowed on its way."""
+    if _pending:
+        raise KeyboardInterrupt
