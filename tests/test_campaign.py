@@ -12,7 +12,6 @@ import sys
 import textwrap
 import time
 
-import pytest
 from rich.console import Console
 
 from complab import runner

@@ -151,3 +151,28 @@ def test_a_run_held_elsewhere_is_skipped_and_force_deletes_nothing_of_it(monkeyp
     assert len(out.failures) == 1 and "is being run by" in out.failures[0]
     assert ckpt.exists()  # --force claimed nothing, so it deleted nothing
     assert [r.seed for r in out.runs] == [1] and out.rows == [{"seed": 1, "v": 1}]  # the other seed went on
+
+
+@pytest.mark.parametrize("failure", ["nan", "interrupt"])
+def test_a_forced_rerun_that_fails_keeps_the_finished_run(monkeypatch, tmp_path, failure):
+    mode = ["ok"]
+
+    def run(cfg, cell, key, ctx):
+        if mode[0] == "nan":
+            raise training.NaNLossError("the loss of 'fit' became non-finite at step 3", step=3)
+        if mode[0] == "interrupt":
+            raise KeyboardInterrupt
+        return [{"v": 1}]
+
+    _fake(monkeypatch, run)
+    first = runner.run("fake", tier="smoke", seeds=[0], results=tmp_path, console=QUIET).runs[0]
+    mode[0] = failure
+    if failure == "interrupt":
+        with pytest.raises(KeyboardInterrupt):
+            runner.run("fake", tier="smoke", seeds=[0], results=tmp_path, force=True, console=QUIET)
+    else:
+        out = runner.run("fake", tier="smoke", seeds=[0], results=tmp_path, force=True, console=QUIET)
+        assert "the finished run it was to replace is kept" in out.failures[0]
+    (kept,) = Store(tmp_path).runs("fake")
+    assert kept.status == "done" and kept.wall_s == first.wall_s and kept.ended == first.ended
+    assert Store(tmp_path).rows([kept]) == [{"seed": 0, "v": 1}]

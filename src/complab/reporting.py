@@ -13,6 +13,7 @@ backend is forced (matplotlib picks Agg where there is no display), so a noteboo
 keeps its own.
 """
 
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,6 +94,8 @@ def sections(store: Store, ids: list[str], figdir: Path) -> list[Section]:
         section = Section(experiments.load(eid))
         try:
             _evaluate(store, section, figdir)
+        except sqlite3.DatabaseError:
+            raise  # the database is damaged: that is the report's answer, not one experiment's
         except Exception as e:  # noqa: BLE001 - one experiment's stale rows must not sink the report
             section.error = f"{type(e).__name__}: {e}"
         out.append(section)
