@@ -239,16 +239,22 @@ def evaluate_claim(exp, results: Results, cfg) -> list[Check]:
                       f"{'; '.join(results.failures)} ({type(e).__name__}: {e})")]
 
 
-def run(experiment_id: str, tier: str = "cpu", seeds: list[int] | tuple[int, ...] = (0,),
-        overrides: dict[str, Any] | None = None, results: str | Path | None = None, force: bool = False,
-        checkpoint_s: float = 30.0, console: Console | None = None, trackers: tuple[str, ...] = ()) -> Outcome:
-    """Run (or reuse) every cell of an experiment for each seed, then evaluate its claim checks."""
-    console = console or Console()
+def _prepare(experiment_id: str, tier: str, seeds, overrides: dict[str, Any] | None, trackers: tuple[str, ...]):
+    """(experiment, config, trackers), every input checked before anything is stored."""
     check_seeds(seeds)
     trackers = check_trackers(trackers)
     exp = experiments.load(experiment_id)
     cfg = resolve_config(exp, tier, overrides)
     enable_compilation_cache()
+    return exp, cfg, trackers
+
+
+def run(experiment_id: str, tier: str = "cpu", seeds: list[int] | tuple[int, ...] = (0,),
+        overrides: dict[str, Any] | None = None, results: str | Path | None = None, force: bool = False,
+        checkpoint_s: float = 30.0, console: Console | None = None, trackers: tuple[str, ...] = ()) -> Outcome:
+    """Run (or reuse) every cell of an experiment for each seed, then evaluate its claim checks."""
+    console = console or Console()
+    exp, cfg, trackers = _prepare(experiment_id, tier, seeds, overrides, trackers)
     store = Store(results)
     try:
         with interrupts.handled():
@@ -265,10 +271,7 @@ def execute(experiment_id: str, tier: str, seeds: list[int], overrides: dict[str
     claim (a sweep's trial: the driver judges each grid point once all its seeds are
     in); returns the failures, as sentences."""
     console = console or Console(quiet=True)
-    trackers = check_trackers(trackers)
-    exp = experiments.load(experiment_id)
-    cfg = resolve_config(exp, tier, overrides)
-    enable_compilation_cache()
+    exp, cfg, trackers = _prepare(experiment_id, tier, seeds, overrides, trackers)
     store = Store(results)
     try:
         with interrupts.handled():
