@@ -1,5 +1,6 @@
-"""`complab bench mixers`: figures for each mixer form land in the results database;
-bad input is refused in one sentence."""
+"""`complab bench`: figures land in the results database as they come (a figure per
+mixer form and length; per fit of every cell of an experiment; per way of running
+seeds), `--compare` sets each beside the last stored; bad input is one sentence."""
 
 from complab import cli
 from complab.store import Store
@@ -24,16 +25,51 @@ def test_bench_refuses_unknown_mixers(tmp_path, capsys):
 def test_a_point_out_of_memory_is_recorded_and_the_others_go_on(tmp_path, monkeypatch):
     import jax
 
-    from complab import bench
-    real = bench._measure
+    from complab.bench import mixer_forms
+    real = mixer_forms.compiled
 
-    def measure(fn, args, repeats):
+    def measure(fn, args, **kwargs):
         if args[1].shape[1] == 8:
             raise jax.errors.JaxRuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate 114.05GiB")
-        return real(fn, args, repeats)
+        return real(fn, args, **kwargs)
 
-    monkeypatch.setattr(bench, "_measure", measure)
+    monkeypatch.setattr(mixer_forms, "compiled", measure)
     assert cli.main(["bench", "mixers", "--lengths", "4,8", "--widths", "8", "--batch", "2", "--repeats", "1",
                      "--only", "lstm", "--results", str(tmp_path)]) == 0
     rows = {r["length"]: r for r in Store(tmp_path).bench("mixers")}
     assert rows[4]["error"] == "" and rows[4]["step_ms"] > 0 and rows[8]["error"] == "out of memory"
+
+
+def test_bench_experiments_measures_every_fit_of_every_cell(tmp_path, capsys):
+    from complab import experiments, runner
+
+    assert cli.main(["bench", "experiments", "--experiments", "guided_es", "--tier", "smoke",
+                     "--results", str(tmp_path)]) == 0
+    rows = Store(tmp_path).bench("experiments")
+    exp = experiments.load("guided_es")
+    cells = exp.cell_list(runner.resolve_config(exp, "smoke", {}))
+    assert len({r["cell"] for r in rows}) == len(cells) and all(r["experiment"] == "guided_es" for r in rows)
+    for r in rows:
+        assert r["step_ms"] > 0 and r["loop_step_ms"] > 0 and r["compile_s"] > 0 and r["flops"] > 0
+        assert 0 < r["peak_fraction"] < 1.5 and r["steps_per_s"] == 1000 / r["step_ms"]
+    (peak,) = Store(tmp_path).bench("peak")
+    assert peak["gflops"] > 0
+    capsys.readouterr()
+    assert cli.main(["bench", "experiments", "--experiments", "guided_es", "--tier", "smoke", "--compare",
+                     "--results", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.count("% vs ") == len(rows) + 1  # every figure and the peak
+
+
+def test_bench_seeds_runs_three_ways(tmp_path):
+    assert cli.main(["bench", "seeds", "--experiments", "guided_es", "--tier", "smoke", "--num-seeds", "2",
+                     "--steps", "3", "--results", str(tmp_path)]) == 0
+    rows = Store(tmp_path).bench("seeds")
+    assert [r["way"] for r in rows] == ["loop", "vmap", "processes"] and all(r["seeds_per_s"] > 0 for r in rows)
+
+
+def test_bench_refuses_unknown_suites_and_experiments(tmp_path, capsys):
+    assert cli.main(["bench", "everything", "--results", str(tmp_path)]) == 2
+    assert "unknown bench suites ['everything']; suites are: experiments, reference, seeds, mixers" in \
+        capsys.readouterr().err
+    assert cli.main(["bench", "experiments", "--experiments", "nope", "--results", str(tmp_path)]) == 2
+    assert "unknown experiment 'nope'" in capsys.readouterr().err

@@ -174,38 +174,9 @@ def cmd_results(args, console: Console) -> int:
 
 
 def cmd_bench(args, console: Console) -> int:
-    from complab import bench, runner
-    from complab.store import Store
+    from complab.bench import command
 
-    try:
-        lengths, widths = (tuple(int(v) for v in a.split(",")) for a in (args.lengths, args.widths))
-    except ValueError:
-        raise ComplabError(f"lengths and widths are comma-separated integers, got {args.lengths!r} and "
-                           f"{args.widths!r}") from None
-    if min(lengths) < 1 or min(widths) < 1 or args.batch < 1:
-        raise ComplabError(f"lengths, widths and batch must be >= 1, got {args.lengths}, {args.widths}, {args.batch}")
-    known = tuple(bench.zoo(1))
-    names = tuple(args.only.split(",")) if args.only else None
-    unknown = [n for n in names or () if n not in known]
-    if unknown:
-        raise ComplabError(f"unknown mixers {unknown}; known: {', '.join(known)}")
-    meta = runner.run_meta()
-    table = Table("mixer", "form", "length", "width", "compile s", "fwd+bwd ms", "temp MiB",
-                  title=f"complab bench mixers on {meta['device']} (batch {args.batch})")
-
-    store = Store(args.results)
-
-    def show(fig):
-        store.log_bench("mixers", [fig.to_row()], meta["device"], meta["code_version"])  # each point as it comes
-        figures = (f"{fig.step_ms:9.2f} ms  {fig.temp_mib:8.1f} MiB  (compile {fig.compile_s:.1f} s)" if not fig.error
-                   else fig.error)
-        console.print(f"{fig.name:24s} {fig.form:9s} L={fig.length:5d}  {figures}")
-        table.add_row(fig.name, fig.form, str(fig.length), str(fig.width), f"{fig.compile_s:.2f}",
-                      f"{fig.step_ms:.2f}" if not fig.error else fig.error, f"{fig.temp_mib:.1f}")
-
-    bench.mixers(lengths, widths, args.batch, args.repeats, names, on_figure=show)
-    console.print(table)
-    return 0
+    return command.run(args, console)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -253,8 +224,14 @@ def parser() -> argparse.ArgumentParser:
     res = add("results", cmd_results, "print the stored rows of an experiment")
     res.add_argument("id")
     res.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    b = add("bench", cmd_bench, "time and size the mixers' forms (stored in the results database)")
-    b.add_argument("suite", choices=("mixers",))
+    b = add("bench", cmd_bench, "speed and memory figures of experiments, references, seeds and mixers (stored in "
+            "the results database)")
+    b.add_argument("suite", nargs="*", help="experiments, reference, seeds, mixers (default: the first three)")
+    b.add_argument("--experiments", help="comma-separated experiment ids (default: all; seeds: the first)")
+    b.add_argument("--tier", default="cpu", help="the tier whose configs are measured (default cpu)")
+    b.add_argument("--compare", action="store_true", help="show each figure beside the last one stored")
+    b.add_argument("--num-seeds", type=int, default=4, help="seeds: how many (default 4)")
+    b.add_argument("--steps", type=int, default=200, help="seeds: steps per seed (default 200)")
     b.add_argument("--lengths", default="64,256,1024", help="sequence lengths (default 64,256,1024)")
     b.add_argument("--widths", default="64", help="model widths (default 64)")
     b.add_argument("--batch", type=int, default=8)

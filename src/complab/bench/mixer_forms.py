@@ -1,6 +1,4 @@
-"""Speed and memory figures (`complab bench`), stored in the results database.
-
-`mixers`: for every mixer of the zoo and each of its forms (parallel; step-by-step),
+"""`complab bench mixers`: for every mixer of the zoo and each of its forms (parallel; step-by-step),
 at a few (length, width) points: the compile time, the steady-state time of one
 forward + backward pass over a batch, and the peak temporary memory XLA plans for it
 (`memory_analysis`), so the cost of each mixer as the length grows is visible
@@ -8,14 +6,13 @@ forward + backward pass over a batch, and the peak temporary memory XLA plans fo
 calls after one warm-up; speed is measured here, never asserted in tests.
 """
 
-import time
 from dataclasses import dataclass
 from typing import Callable
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
+from complab.bench.measure import compiled
 from complab.models.mixers import (delta_net, elstm, gated_rnn, hyla, linear_attention, linear_transformer, lru,
                                    lstm, recurrent_delta, softmax_attention, srwm)
 from complab.models.mixers.base import AbstractRecurrentMixer
@@ -55,21 +52,6 @@ class Figure:
         return dict(self.__dict__)
 
 
-def _measure(fn: Callable, args: tuple, repeats: int) -> tuple[float, float, float]:
-    t0 = time.perf_counter()
-    compiled = jax.jit(fn).lower(*args).compile()
-    compile_s = time.perf_counter() - t0
-    memory = compiled.memory_analysis()
-    temp = float(getattr(memory, "temp_size_in_bytes", 0) or 0) / 2**20 if memory is not None else float("nan")
-    jax.block_until_ready(compiled(*args))
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(compiled(*args))
-        times.append(time.perf_counter() - t0)
-    return compile_s, 1000 * float(np.median(times)), temp
-
-
 def mixers(lengths: tuple[int, ...] = (64, 256, 1024), widths: tuple[int, ...] = (64,), batch: int = 8,
            repeats: int = 5, names: tuple[str, ...] | None = None,
            on_figure: Callable[[Figure], None] | None = None) -> list[Figure]:
@@ -98,8 +80,8 @@ def _points(name, mixer, length, width, batch, repeats, on_figure) -> list[Figur
 
         x = jax.random.normal(jax.random.key(1), (batch, length, width))
         try:
-            fig = Figure(name, form, length, width, batch, *_measure(jax.grad(loss, argnums=(0, 1)), (mixer, x),
-                                                                     repeats))
+            t = compiled(jax.grad(loss, argnums=(0, 1)), (mixer, x), min_s=0.0, min_calls=repeats)
+            fig = Figure(name, form, length, width, batch, t.compile_s, t.ms, t.temp_mib)
         except jax.errors.JaxRuntimeError as e:
             reason = "out of memory" if "RESOURCE_EXHAUSTED" in str(e) else str(e).splitlines()[0][:200]
             fig = Figure(name, form, length, width, batch, float("nan"), float("nan"), float("nan"), reason)
