@@ -58,6 +58,10 @@ def test_bench_experiments_measures_every_fit_of_every_cell(tmp_path, capsys):
     assert cli.main(["bench", "experiments", "--experiments", "guided_es", "--tier", "smoke", "--compare",
                      "--results", str(tmp_path)]) == 0
     assert capsys.readouterr().out.count("% vs ") == len(rows) + 1  # every figure and the peak
+    assert cli.main(["report", "--results", str(tmp_path)]) == 0  # the report shows the last of each figure
+    report = (tmp_path / "report.md").read_text()
+    assert "## Bench: experiments" in report and "## Bench: peak" in report
+    assert report.count("| guided_es |") == len(rows)
 
 
 def test_bench_seeds_runs_three_ways(tmp_path):

@@ -54,6 +54,9 @@ def site(tmp_path_factory):
         mp.setattr(experiments, "load", lambda eid: hostile if eid == "hostile" else load(eid))
         mp.setattr(experiments, "ids", lambda: [*ids(), "hostile"])
         runner.run("hostile", tier="smoke", seeds=[0], results=root, console=quiet)
+        store = Store(root)
+        store.log_bench("peak", [{"n": 1024, "gflops": 12.5}], f"cpu {EVIL}", "abc")
+        store.close()
         index = reporting_html.write(results=root, out=root / "site")
     return root, index
 
@@ -93,6 +96,9 @@ def _check_pages(driver, base: str, root) -> list[str]:
         assert rows[eid].find_element(by.CSS_SELECTOR, "td.verdict").text == verdict, eid
     pages = [a.get_attribute("href") for a in driver.find_elements(by.CSS_SELECTOR, "#experiments a")]
     assert len(pages) == len(stored)  # a page for each experiment that ran
+    driver.get(f"{base}/bench.html")
+    peak = driver.find_element(by.CSS_SELECTOR, "#bench-peak").text
+    assert "12.5" in peak and EVIL in peak and driver.execute_script("return window.pwned === undefined")
     for page in pages:
         driver.get(page)
         images = driver.find_elements(by.TAG_NAME, "img")

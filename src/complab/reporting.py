@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from complab import config as cfgs
-from complab import experiments
+from complab import experiments, reporting_bench
 from complab.errors import ComplabError
 from complab.experiments.base import Check, Results
 from complab.store import Run, Store, cell_key, default_results_dir
@@ -144,6 +144,7 @@ def write(experiment_ids: list[str] | None = None, results: str | Path | None = 
     out = Path(out) if out is not None else store.root
     try:
         found = sections(store, experiment_ids or experiments.ids(), writable(out) / "figures")
+        benches = reporting_bench.tables(store)
     finally:
         store.close()
     lines = ["# complab report", "", f"Generated {time.strftime('%Y-%m-%d %H:%M:%S')} from `{store.root}`.", "",
@@ -160,6 +161,9 @@ def write(experiment_ids: list[str] | None = None, results: str | Path | None = 
                      "| check | verdict | measured |", "|---|---|---|",
                      *[f"| {c.name} | {'PASS' if c.passed else 'FAIL'} | {c.measured} |" for c in s.checks],
                      "", f"![{s.exp.id}](figures/{s.exp.id}.png)", ""]
+    for suite, cols, rows in benches:
+        body += [f"## Bench: {suite}", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols),
+                 *["| " + " | ".join(reporting_bench.cell(r.get(c)) for c in cols) + " |" for r in rows], ""]
     path = out / "report.md"
     path.write_text("\n".join(lines + [""] + body))
     return path

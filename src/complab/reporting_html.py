@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from complab import config as cfgs
-from complab import experiments
+from complab import experiments, reporting_bench
 from complab.reporting import Section, open_store, sections, writable
 
 MAX_ROWS = 200  # rows shown on a page; all of them are in the page's CSV
@@ -53,8 +53,11 @@ def write(experiment_ids: list[str] | None = None, results: str | Path | None = 
         ids = experiment_ids or experiments.ids()
         found = sections(store, ids, writable(out) / "figures")
         stored = sorted({r.experiment for r in store.runs()} - set(experiments.ids()))
+        benches = reporting_bench.tables(store)
     finally:
         store.close()
+    if benches:
+        (out / "bench.html").write_text(_bench_page(benches))
     rows = []
     for s in found:
         numbers = "<br>".join(f"{'PASS' if c.passed else 'FAIL'} {e(c.name)}: <span class=measured>"
@@ -72,7 +75,8 @@ def write(experiment_ids: list[str] | None = None, results: str | Path | None = 
         f"<p><small>Generated {e(time.strftime('%Y-%m-%d %H:%M:%S'))} from <code>{e(store.root)}</code>.</small></p>",
         '<table id="experiments"><thead><tr><th>experiment</th><th>paper</th><th>claim</th><th>verdict</th>'
         "<th>checks, as measured</th><th>seeds</th><th>tier</th><th>wall time</th><th>date</th></tr></thead><tbody>",
-        *rows, "</tbody></table>"])
+        *rows, "</tbody></table>",
+        '<p><a href="bench.html">Speed and memory figures</a> (<code>complab bench</code>)</p>' if benches else ""])
     path = out / "index.html"
     path.write_text(index)
     return path
@@ -113,6 +117,18 @@ def _experiment_page(s: Section, out: Path) -> str:
         "<h2>Configs</h2>", *tiers,
         f'<h2>Rows</h2><p><small>{len(rows)} rows; <a href="{e(exp.id)}.csv">all as CSV</a></small></p>',
         f"<table id=rows><tr>{head}</tr>{body}</table>{more}"])
+
+
+def _bench_page(benches) -> str:
+    body = ['<p><a href="index.html">&larr; all experiments</a></p>', "<h1>complab bench</h1>",
+            "<p>The last figure of each kind on each device; every figure ever measured is in the database "
+            "(<code>complab bench --compare</code> shows the change).</p>"]
+    for suite, cols, rows in benches:
+        head = "".join(f"<th>{e(c)}</th>" for c in cols)
+        lines = "".join("<tr>" + "".join(f"<td>{e(reporting_bench.cell(r.get(c)))}</td>" for c in cols) + "</tr>"
+                        for r in rows)
+        body.append(f'<h2>{e(suite)}</h2><table class="bench" id="bench-{e(suite)}"><tr>{head}</tr>{lines}</table>')
+    return _page("complab bench", body)
 
 
 def _fmt(v) -> str:

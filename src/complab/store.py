@@ -423,7 +423,8 @@ class Store:
                                 [(suite, json.dumps(r), device, code_version, time.time()) for r in rows])
 
     def bench(self, suite: str) -> list[dict]:
-        return [{**json.loads(r["data"]), "device": r["device"], "code_version": r["code_version"]}
+        return [{**json.loads(r["data"]), "device": r["device"], "code_version": r["code_version"],
+                 "created": r["created"]}
                 for r in self.db.execute("SELECT * FROM bench WHERE suite=? ORDER BY id", (suite,))]
 
     @classmethod
