@@ -176,3 +176,21 @@ def test_a_forced_rerun_that_fails_keeps_the_finished_run(monkeypatch, tmp_path,
     (kept,) = Store(tmp_path).runs("fake")
     assert kept.status == "done" and kept.wall_s == first.wall_s and kept.ended == first.ended
     assert Store(tmp_path).rows([kept]) == [{"seed": 0, "v": 1}]
+
+
+def test_a_forced_rerun_stopped_before_it_trained_starts_over_when_resumed(tmp_path):
+    """--force claimed the finished run, then the process died before deleting its
+    checkpoints: the next plain run must train from scratch, not resume the finished
+    checkpoints (which would end with no metrics or curves)."""
+    first = runner.run("guided_es", tier="smoke", seeds=[0], results=tmp_path, console=QUIET)
+    store = Store(tmp_path)
+    (done,) = [r for r in first.runs if r.cell == {"method": "past", "objective": "network"}]
+    claimed = store.begin(done.experiment, done.tier, done.config, done.config_hash, 0, runner.run_meta(), fresh=True,
+                          cell=done.cell)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    store.db.execute("UPDATE runs SET pid=? WHERE id=?", (gone.pid, claimed.id))  # killed (-9) right there
+    again = runner.run("guided_es", tier="smoke", seeds=[0], results=tmp_path, console=QUIET)
+    after = store.find(done.experiment, done.config_hash, 0, done.cell)
+    assert after.status == "done" and len(store.metrics(after)) == len(store.metrics(done)) > 0
+    assert len(store.curves([after])) == len(store.curves([done])) > 0 and again.rows == first.rows

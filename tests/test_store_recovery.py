@@ -139,9 +139,67 @@ def test_a_database_missing_a_table_or_column_is_refused_by_name(tmp_path, damag
             Store(tmp_path, readonly=readonly)
 
 
-def test_an_older_database_is_not_migrated_by_a_reader(tmp_path):
+def _version_3(root):
+    """A database as complab's schema 3 made it: without the columns version 4 added."""
+    s = Store(root)
+    s.finish(s.begin("exp", "cpu", {}, "h", 0, META), [{"v": 1}], 2.0)
+    s.close()
+    db = sqlite3.connect(root / "complab.db")
+    for column in ("session_s", "pid_start", "previous"):
+        db.execute(f"ALTER TABLE runs DROP COLUMN {column}")
+    db.execute("PRAGMA user_version=3")
+    db.commit()
+    db.close()
+
+
+def test_a_reader_reads_a_version_3_database_as_it_is_and_a_writer_migrates_it(tmp_path):
+    _version_3(tmp_path)
+    ro = Store(tmp_path, readonly=True)
+    (run,) = ro.runs("exp")
+    assert run.status == "done" and run.session_s is None and ro.rows([run]) == [{"seed": 0, "v": 1}]
+    ro.close()
+    assert sqlite3.connect(tmp_path / "complab.db").execute("PRAGMA user_version").fetchone()[0] == 3
+    s = Store(tmp_path)  # a writer migrates it, and the run is usable as before
+    assert s.db.execute("PRAGMA user_version").fetchone()[0] == 4
+    again = s.begin("exp", "cpu", {}, "h", 0, META, fresh=True)
+    assert again.previous is not None and s.fail(again, "interrupted", "stopped", None, 0.1)
+    assert s.find("exp", "h", 0).status == "done"
+
+
+def test_a_reader_refuses_a_much_older_database(tmp_path):
     Store(tmp_path).close()
-    sqlite3.connect(tmp_path / "complab.db").execute("PRAGMA user_version=3").close()
+    sqlite3.connect(tmp_path / "complab.db").execute("PRAGMA user_version=2").close()
     with pytest.raises(ComplabError, match="older than this complab's .*open it once with write access"):
         Store(tmp_path, readonly=True)
-    assert Store(tmp_path).db.execute("PRAGMA user_version").fetchone()[0] == 4  # a writer migrates it
+
+
+def test_an_interrupt_while_waiting_for_the_write_lock_leaves_no_transaction_open(tmp_path):
+    import signal
+    import threading
+
+    from complab import interrupts
+
+    s = Store(tmp_path)
+    run = s.begin("exp", "cpu", {}, "h", 0, META)
+    other = sqlite3.connect(tmp_path / "complab.db", isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+    threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT)).start()  # Ctrl-C while we wait for it
+    threading.Timer(0.8, lambda: other.execute("COMMIT")).start()
+    with interrupts.handled(), pytest.raises(KeyboardInterrupt):
+        s.log_metrics(run, "fit", 1, {"loss": 1.0})
+    assert not s.db.in_transaction
+    s.fail(run, "interrupted", "interrupted by the user", None, 1.0)  # what the runner does next
+    assert s.find("exp", "h", 0).status == "interrupted"
+
+
+def test_an_interrupt_is_remembered_only_inside_the_outermost_handled_block():
+    from complab import interrupts
+
+    with interrupts.handled():
+        with interrupts.handled():
+            interrupts._pending = True  # as the signal handler does
+        assert interrupts.pending()  # the inner block's end keeps it for the outer one
+        with pytest.raises(KeyboardInterrupt):
+            interrupts.check()
+    assert not interrupts.pending()
+    interrupts.check()  # outside any block: nothing left over raises

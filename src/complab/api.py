@@ -28,7 +28,12 @@ def sweep(experiment_id: str, grid: dict[str, list], tier: str = "cpu", seeds: l
     from complab.sweeps import driver
 
     return driver.sweep(experiment_id, tier=tier, seeds=seeds,
-                        grid={k: [str(v) for v in vs] for k, vs in grid.items()}, **kwargs)
+                        grid={k: [_grid_value(v) for v in vs] for k, vs in grid.items()}, **kwargs)
+
+
+def _grid_value(v) -> str:
+    """A grid value as the command line writes it: a tuple or list as `2,8`."""
+    return ",".join(str(x) for x in v) if isinstance(v, (tuple, list)) else str(v)
 
 
 class Rows(list):

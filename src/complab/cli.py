@@ -191,24 +191,25 @@ def parser() -> argparse.ArgumentParser:
 
     add("list", cmd_list, "list experiments with their last verdict")
     add("show", cmd_show, "show an experiment's claim, tier configs and last results").add_argument("id")
+    def run_options(sp):
+        sp.add_argument("id")
+        sp.add_argument("--tier", default="cpu", help="smoke, cpu (default) or paper")
+        seeds = sp.add_mutually_exclusive_group()
+        seeds.add_argument("--seeds", help="comma-separated seeds, e.g. 0,1,2")
+        seeds.add_argument("--num-seeds", type=int, default=1, help="seeds 0..N-1 (default 1)")
+        sp.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key, e.g. lsa.lr=1e-3")
+        sp.add_argument("--check", action="store_true", help="exit with 1 when a claim check fails")
+        sp.add_argument("--checkpoint-s", type=float, default=30.0, help="seconds between checkpoints (default 30)")
+        sp.add_argument("--tracker", action="append", metavar="NAME", help="also send metrics to tensorboard, "
+                        "wandb (offline) or mlflow (local files), under <results>/trackers; repeatable")
+
     r = add("run", cmd_run, "run an experiment and check its claim")
-    r.add_argument("id")
-    r.add_argument("--tier", default="cpu", help="smoke, cpu (default) or paper")
-    seeds = r.add_mutually_exclusive_group()
-    seeds.add_argument("--seeds", help="comma-separated seeds, e.g. 0,1,2")
-    seeds.add_argument("--num-seeds", type=int, default=1, help="seeds 0..N-1 (default 1)")
-    r.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key, e.g. lsa.lr=1e-3")
+    run_options(r)
     r.add_argument("--force", action="store_true", help="recompute finished runs")
-    r.add_argument("--check", action="store_true", help="exit with 1 when a claim check fails")
-    r.add_argument("--checkpoint-s", type=float, default=30.0, help="seconds between checkpoints (default 30)")
-    r.add_argument("--tracker", action="append", metavar="NAME", help="also send metrics to tensorboard, wandb "
-                   "(offline) or mlflow (local files), under <results>/trackers; repeatable")
     sw = add("sweep", cmd_sweep, "run an experiment over a grid of config values x seeds, in parallel")
-    for action in r._actions:  # the same options as run, but --force
-        if action.dest not in ("help", "results", "force"):
-            sw._add_action(action)
+    run_options(sw)
     sw.add_argument("--grid", action="append", metavar="KEY=V1,V2",
-                    help="a config key and its values (tuple values in brackets: neurons=[2,8],[4,16]); repeatable")
+                    help="a config key and its values (tuple values in brackets: lrs=[0.03,0.3],[0.1,1.0]); repeatable")
     sw.add_argument("--backend", choices=("local", "ray"), default="local",
                     help="local: worker processes on this machine (default); ray: a Ray cluster")
     sw.add_argument("--address", help="the Ray cluster's address (host:port); default: start a local one")
@@ -254,8 +255,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"complab: error: {e}", file=sys.stderr)
         return 2
     except sqlite3.DatabaseError as e:
-        print(f"complab: error: the results database is damaged or unreadable ({e}); move it away (a new one "
-              "starts there) or pass another directory with --results", file=sys.stderr)
+        if isinstance(e, sqlite3.OperationalError) and "malformed" not in str(e):  # locked, busy, disk: not damage
+            print(f"complab: error: the results database could not be used ({e}); what was stored is kept, and "
+                  "the same command goes on from it", file=sys.stderr)
+        else:
+            print(f"complab: error: the results database is damaged or unreadable ({e}); move it away (a new one "
+                  "starts there) or pass another directory with --results", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("complab: interrupted; what was stored is kept, and the same command resumes from the last "

@@ -3,11 +3,11 @@
 During start-up (`starting_up`, around the imports of JAX and the experiments)
 nothing has been stored yet, and an interrupt that lands inside an extension
 module's initialisation can crash the interpreter: there the process says so and
-exits at once with 130. Afterwards (`handled`) an interrupt raises
-KeyboardInterrupt as usual *and* is remembered: one that lands where Python
-swallows it (a finalizer, a callback) is raised again at the next check (`check`,
-called between training chunks and between runs), and the CLI's exit code says
-the run was interrupted.
+exits at once with 130. Afterwards (`handled`, which nests) an interrupt raises
+KeyboardInterrupt as usual *and* is remembered until the outermost block ends: one
+that lands where Python swallows it (a finalizer, a callback) is raised again at
+the next `check` (between training chunks and between runs), and the CLI's exit
+code says the command was interrupted. Outside `handled`, `check` does nothing.
 """
 
 import contextlib
@@ -16,6 +16,7 @@ import signal
 import threading
 
 _pending = False
+_depth = 0
 
 
 def _exit_now(signum, frame):
@@ -35,27 +36,35 @@ def _swap(handler) -> dict:
     return {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
 
 
+def _restore(previous: dict) -> None:
+    for s, h in previous.items():
+        signal.signal(s, h)
+
+
 @contextlib.contextmanager
 def starting_up():
     previous = _swap(_exit_now)
     try:
         yield
     finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
+        _restore(previous)
 
 
 @contextlib.contextmanager
 def handled():
-    """SIGINT and SIGTERM raise KeyboardInterrupt and are remembered until the block ends."""
-    global _pending
-    _pending = False
-    previous = _swap(_remember_and_raise)
+    """SIGINT and SIGTERM raise KeyboardInterrupt and are remembered until the outermost block ends."""
+    global _pending, _depth
+    previous = _swap(_remember_and_raise) if _depth == 0 else {}
+    if _depth == 0:
+        _pending = False
+    _depth += 1
     try:
         yield
     finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
+        _depth -= 1
+        if _depth == 0:
+            _pending = False
+            _restore(previous)
 
 
 def pending() -> bool:

@@ -73,7 +73,8 @@ class Section:
 def latest_group(store: Store, exp) -> tuple[str, str, object, list[Run], bool] | None:
     """(tier, config hash, config, finished runs of its cells, overridden) of the configuration
     to report: the most recently finished one that is a tier's own (no overrides), else
-    the most recently finished one, flagged as overridden."""
+    the most recently finished one, flagged as overridden; of the seeds that have every
+    cell of it finished (all of them, if none has)."""
     done = [r for r in store.runs(exp.id) if r.status == "done" and r.tier in exp.tiers]
     if not done:
         return None
@@ -83,6 +84,12 @@ def latest_group(store: Store, exp) -> tuple[str, str, object, list[Run], bool] 
     cfg = cfgs.override(exp.tiers[last.tier], cfgs.flatten(last.config))
     cells = {cell_key(c) for c in exp.cell_list(cfg)}
     group = [r for r in done if r.config_hash == last.config_hash and cell_key(r.cell) in cells]
+    by_seed: dict[int, set[str]] = {}
+    for r in group:
+        by_seed.setdefault(r.seed, set()).add(cell_key(r.cell))
+    complete = {s for s, have in by_seed.items() if have == cells}  # seeds with every cell of the config
+    if complete:
+        group = [r for r in group if r.seed in complete]
     return last.tier, last.config_hash, cfg, sorted(group, key=lambda r: (r.seed, r.id)), not canonical
 
 

@@ -341,12 +341,13 @@ def _run_all(exp, cfg, tier: str, seeds: list[int], store: Store, force: bool, c
             if run_.status == "done":  # another process finished it meanwhile
                 runs.append(run_)
                 continue
-            if existing and force:
-                store.clear_checkpoints(run_)  # now that it is ours; its stored rows stay until replaced
-            elif existing:
+            # a rerun from scratch (--force, or a forced rerun stopped before it trained) starts without the
+            # finished run's checkpoints; cleared inside _run_one, so that a failure there gives the finished run back
+            fresh = bool(existing) and (force or (run_.previous is not None and not store.metrics(run_)))
+            if existing and not fresh:
                 console.print(f"{what}: resuming the {existing.status} run from its checkpoints")
             run_, error = _run_one(exp, cfg, cell, seed, store, run_, progress, console, checkpoint_s, overall,
-                                   trackers)
+                                   trackers, fresh)
             runs.append(run_)
             if error:
                 failures.append(f"{what}: {error}")
@@ -355,11 +356,14 @@ def _run_all(exp, cfg, tier: str, seeds: list[int], store: Store, force: bool, c
 
 
 def _run_one(exp, cfg, cell: dict, seed: int, store: Store, run_: Run, progress: Progress, console: Console,
-             checkpoint_s: float, overall: TaskID | None, trackers: tuple[str, ...]) -> tuple[Run, str | None]:
+             checkpoint_s: float, overall: TaskID | None, trackers: tuple[str, ...],
+             fresh: bool = False) -> tuple[Run, str | None]:
     """One (cell, seed) run: (its stored record, None) or (record, the sentence saying why it failed)."""
     t0, beat, error = time.monotonic(), Heartbeat(store, run_), None
     sinks = Trackers(trackers, store.root, run_)
     try:
+        if fresh:
+            store.clear_checkpoints(run_)
         ctx = Context(store, run_, progress, console, checkpoint_s, overall, sinks)
         with jax.enable_x64(exp.x64):
             rows = exp.run(cfg, cell, rng.root_key(seed), ctx)

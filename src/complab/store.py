@@ -37,6 +37,7 @@ from pathlib import Path
 from complab.errors import ComplabError
 
 SCHEMA_VERSION = 4
+READABLE_FROM = 3  # an older database a reader reads as it is (later versions only added nullable columns)
 LEASE_S = 90.0  # a run whose holder has not beaten for this long may be taken over
 
 RUNS = """
@@ -92,6 +93,9 @@ def _migrate_1_to_2(db: sqlite3.Connection) -> None:
 
 def _migrate_2_to_3(db: sqlite3.Connection) -> None:
     """Version 3 adds the bench table (created with the schema): nothing to move."""
+
+
+ADDED_IN_4 = (("runs", "session_s"), ("runs", "pid_start"), ("runs", "previous"))
 
 
 def _migrate_3_to_4(db: sqlite3.Connection) -> None:
@@ -178,6 +182,8 @@ class Store:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         if version == SCHEMA_VERSION:
             return  # nothing to write: concurrent openers do not contend
+        if self.readonly and READABLE_FROM <= version < SCHEMA_VERSION:
+            return  # what it lacks are columns that read as NULL
         if self.readonly:
             newer = version > SCHEMA_VERSION
             raise ComplabError(
@@ -204,9 +210,11 @@ class Store:
 
     def _verify_schema(self) -> None:
         """Every table and column this complab uses is there (a damaged or foreign database is refused)."""
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        optional = ADDED_IN_4 if version < 4 else ()
         for table, columns in _expected_columns().items():
             have = {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}
-            missing = [c for c in columns if c not in have]
+            missing = [c for c in columns if c not in have and (table, c) not in optional]
             if missing:
                 what = f"table {table}" if not have else f"column{'s' * (len(missing) > 1)} {', '.join(missing)} " \
                     f"of table {table}"
@@ -219,11 +227,12 @@ class Store:
         """One write transaction: everything inside commits together or not at all. It takes
         the write lock at once (IMMEDIATE), so that concurrent writers wait for each other
         (up to the connection's 60 s timeout) instead of failing on upgrading a read."""
-        self.db.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
-        try:
+        try:  # an interrupt may land while BEGIN waits for another writer: it must not leave a transaction open
+            self.db.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
             yield
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
 
@@ -448,8 +457,10 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
     closed, folded its log into the file)."""
     if not path.exists():
         raise sqlite3.OperationalError(f"{path} does not exist")
+    wal = path.with_name(path.name + "-wal")
+    unfolded = wal.exists() and wal.stat().st_size > 0  # `immutable` would not read what is still in the log
     error = None
-    for query in ("mode=ro", "mode=ro&immutable=1"):
+    for query in ("mode=ro",) if unfolded else ("mode=ro", "mode=ro&immutable=1"):
         db = sqlite3.connect(f"{path.resolve().as_uri()}?{query}", uri=True, timeout=60, isolation_level=None)
         try:
             db.execute("SELECT count(*) FROM sqlite_master").fetchone()
@@ -457,6 +468,10 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
         except sqlite3.OperationalError as e:
             db.close()
             error = e
+    if unfolded:
+        raise sqlite3.OperationalError(f"{error}; its log {wal.name} holds writes not yet folded into it, which a "
+                                       "reader of a read-only directory cannot read: copy the directory somewhere "
+                                       "writable and read the copy")
     raise error
 
 
@@ -485,8 +500,8 @@ def _run(row: sqlite3.Row) -> Run:
         cell=json.loads(d["cell"]), config=json.loads(d["config"]), seed=d["seed"], status=d["status"],
         error=d["error"], failed_step=d["failed_step"], wall_s=d["wall_s"], started=d["started"], ended=d["ended"],
         code_version=d["code_version"], versions=json.loads(d["versions"] or "{}"), device=d["device"],
-        pid=d["pid"], host=d["host"], owner=d["owner"], heartbeat=d["heartbeat"], session_s=d["session_s"],
-        pid_start=d["pid_start"], previous=json.loads(d["previous"]) if d["previous"] else None,
+        pid=d["pid"], host=d["host"], owner=d["owner"], heartbeat=d["heartbeat"], session_s=d.get("session_s"),
+        pid_start=d.get("pid_start"), previous=json.loads(d["previous"]) if d.get("previous") else None,
     )
 
 

@@ -73,11 +73,15 @@ class MLflow:
     def __init__(self, root: Path, run):
         from mlflow.tracking import MlflowClient
 
+        import fcntl
+
         root.mkdir(parents=True, exist_ok=True)  # MLflow's database backend: its file store is retired
         uri = f"sqlite:///{(root / 'mlflow.db').resolve()}"
-        self.client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-        exp = self.client.get_experiment_by_name(run.experiment)
-        exp_id = exp.experiment_id if exp else self.client.create_experiment(run.experiment)
+        with open(root / "mlflow.lock", "w") as lock:  # sweep workers: one creates the tables and the experiment
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            self.client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+            exp = self.client.get_experiment_by_name(run.experiment)
+            exp_id = exp.experiment_id if exp else self.client.create_experiment(run.experiment)
         self.run_id = self.client.create_run(exp_id, run_name=run_name(run),
                                              tags={"seed": str(run.seed), "config_hash": run.config_hash}).info.run_id
 

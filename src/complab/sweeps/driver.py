@@ -16,12 +16,14 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from complab import config as cfgs
 from complab import experiments, runner
 from complab.errors import ComplabError
-from complab.store import Store, default_results_dir
+from complab.experiments.base import Check, Results
+from complab.store import Store, cell_key, default_results_dir
 from complab.sweeps import grid as grids
 from complab.sweeps import local, ray_backend
-from complab.sweeps.trial import DONE, FAILED, INTERRUPTED, Trial
+from complab.sweeps.trial import DONE, FAILED, INTERRUPTED, WORKER_ENV, Trial
 
 BACKENDS = ("local", "ray")
 
@@ -60,6 +62,7 @@ def sweep(experiment_id: str, tier: str = "cpu", seeds=(0,), grid: dict[str, lis
         raise ComplabError(f"{', '.join(clash)} is both set (--set) and swept (--grid); give it in one place")
     points = grids.points(grid or {})
     configs = [runner.resolve_config(exp, tier, {**base, **p}) for p in points]  # every point, before anything
+    _refuse_shared_runs(exp, points, configs)
     results = str(Path(results if results is not None else default_results_dir()).resolve())
     store = Store(results)
     try:
@@ -84,6 +87,8 @@ def _dispatch(exp, tier, seeds, points, configs, base, trials, store, backend, a
               console) -> list[PointOutcome]:
     pending = {i: sum(1 for _, j in trials.values() if j == i) for i in range(len(points))}
     crashed: dict[int, list[str]] = {i: [] for i in range(len(points))}
+    said: dict[int, list[str]] = {i: [] for i in range(len(points))}  # failures the trials returned
+    interrupted = {i: False for i in range(len(points))}
     outcomes: dict[int, PointOutcome] = {}
     counts = {"done": len(points) * len(seeds) - len(trials), "running": 0, "failed": 0}
     logdir = Path(store.root) / "sweeps" / exp.id / time.strftime("%Y%m%d-%H%M%S")
@@ -91,7 +96,17 @@ def _dispatch(exp, tier, seeds, points, configs, base, trials, store, backend, a
     def conclude(i: int) -> None:
         cfg, point = configs[i], points[i]
         runs, failures = runner.stored_runs(exp, cfg, seeds, store)
-        out = runner.conclude(exp, tier, cfg, seeds, {**base, **point}, store, runs, failures + crashed[i])
+        if any("never ran" in f for f in failures):
+            failures += said[i]  # what the trials said (a worker that wrote its runs elsewhere, say)
+        if interrupted[i]:  # no verdict: the same sweep resumes these runs
+            out = runner.Outcome(exp, tier, cfg, runs, [], Results([], [], failures + crashed[i]))
+        else:
+            try:
+                out = runner.conclude(exp, tier, cfg, seeds, {**base, **point}, store, runs, failures + crashed[i])
+            except Exception as e:  # noqa: BLE001 - one point's claim must not stop the other points
+                out = runner.Outcome(exp, tier, cfg, runs, [Check(
+                    "the claim could not be evaluated", False, f"{type(e).__name__}: {e}")],
+                    Results([], [], failures + crashed[i]))
         outcomes[i] = PointOutcome(point, out, crashed[i])
         mark = "[green]holds[/green]" if outcomes[i].passed else "[red]does not hold[/red]"
         console.print(f"{grids.label(point)}: the claim {mark} ({sum(c.passed for c in out.checks)}/"
@@ -118,11 +133,15 @@ def _dispatch(exp, tier, seeds, points, configs, base, trials, store, backend, a
                 console.print(f"{_what(trial)}: its worker ended with exit code {info}; trying again")
             elif kind == "crash":
                 crashed[i].append(f"seed {trial.seed}: the worker died ({info})")
+            elif kind == "said":
+                said[i] += [f"seed {trial.seed}: the trial said: {f}" for f in info]
             elif kind == "end":
                 counts["running"] -= 1
                 counts["done" if info == DONE else "failed"] += 1
                 if info == INTERRUPTED:
-                    crashed[i].append(f"seed {trial.seed}: the trial was interrupted; the same sweep resumes it")
+                    interrupted[i] = True
+                    crashed[i].append(f"seed {trial.seed}: the trial was interrupted (no verdict for this point); "
+                                      "the same sweep resumes it")
                 elif info not in (DONE, FAILED, ray_backend.CRASHED):
                     crashed[i].append(f"seed {trial.seed}: the trial crashed (exit code {info}) on every try; "
                                       f"its log is in {logdir}")
@@ -136,10 +155,24 @@ def _dispatch(exp, tier, seeds, points, configs, base, trials, store, backend, a
             jobs = [local.Job(k, [sys.executable, "-m", "complab.sweeps.trial", t.to_json()],
                               logdir / f"{_slug(t)}.log") for k, (t, _) in trials.items()]
             local.run(jobs, workers, retries, (DONE, FAILED, INTERRUPTED),
-                      lambda kind, job, code: on_event(kind, job.key, code))
+                      lambda kind, job, code: on_event(kind, job.key, code), env=WORKER_ENV)
         elif trials:
             ray_backend.run({k: t for k, (t, _) in trials.items()}, address, workers, retries, on_event)
     return [outcomes[i] for i in range(len(points))]
+
+
+def _refuse_shared_runs(exp, points, configs) -> None:
+    """Two grid points whose runs coincide (equal values written differently, or cell lists
+    that overlap) would train the same run twice at once and judge one point early."""
+    owner: dict[tuple, int] = {}
+    for i, cfg in enumerate(configs):
+        chash = cfgs.config_hash(cfg, exclude=exp.grid)
+        for cell in exp.cell_list(cfg):
+            j = owner.setdefault((chash, cell_key(cell)), i)
+            if j != i:
+                raise ComplabError(f"grid points {grids.label(points[j])} and {grids.label(points[i])} share runs "
+                                   f"(config {chash}{', cell ' + cell_key(cell) if cell else ''}); sweep values "
+                                   "whose runs differ")
 
 
 def _what(trial: Trial) -> str:

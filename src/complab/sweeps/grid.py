@@ -1,7 +1,7 @@
 """The grid of a sweep: `--grid key.path=v1,v2` parsed into values, and its product.
 
 Values are split on commas outside square brackets, so a tuple-valued key takes
-bracketed values: `--grid neurons=[2,8],[4,16]`.
+bracketed values: `--grid lrs=[0.03,0.3],[0.1,1.0]`.
 """
 
 import itertools

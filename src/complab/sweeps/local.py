@@ -3,6 +3,7 @@ job, at most `workers` at a time. A job whose process ends with an exit code
 outside `final` (a crash, kill -9) is started again, at most `retries` more times,
 then reported as crashed; the other jobs go on."""
 
+import os
 import signal
 import subprocess
 import time
@@ -20,7 +21,7 @@ class Job:
 
 
 def run(jobs: list[Job], workers: int, retries: int, final: tuple[int, ...],
-        on_event: Callable[[str, Job, int | None], None], poll_s: float = 0.1) -> dict:
+        on_event: Callable[[str, Job, int | None], None], poll_s: float = 0.1, env: dict | None = None) -> dict:
     """Run the jobs; returns {key: exit code} (the last try's). Events: "start", "end"
     (with the exit code), "retry" (with the exit code that caused it). Ctrl-C or SIGTERM
     stop every running job with SIGTERM (they store what they did) and re-raise."""
@@ -34,7 +35,8 @@ def run(jobs: list[Job], workers: int, retries: int, final: tuple[int, ...],
                 with open(job.log, "a") as log:
                     log.write(f"--- try {job.tries}: {' '.join(job.argv)}\n")
                     log.flush()
-                    running[job.key] = (subprocess.Popen(job.argv, stdout=log, stderr=subprocess.STDOUT), job)
+                    running[job.key] = (subprocess.Popen(job.argv, stdout=log, stderr=subprocess.STDOUT,
+                                                         env={**os.environ, **(env or {})}), job)
                 on_event("start", job, None)
             for key, (proc, job) in list(running.items()):
                 code = proc.poll()

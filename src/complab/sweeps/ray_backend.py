@@ -12,7 +12,7 @@ import socket
 from typing import Callable
 
 from complab.errors import ComplabError
-from complab.sweeps.trial import Trial
+from complab.sweeps.trial import WORKER_ENV, Trial
 
 CRASHED = -1  # the code reported for a trial whose worker died on every try
 
@@ -45,7 +45,8 @@ def _reachable(address: str) -> None:
 def run(trials: dict[object, Trial], address: str | None, workers: int, retries: int,
         on_event: Callable[[str, object, object], None]) -> dict:
     """Run the trials as Ray tasks; returns {key: exit code} (CRASHED for a dead worker).
-    Events, with the trial's key: "start", "crash" (with why), "end" (with the code)."""
+    Events, with the trial's key: "start", "said" (the failures a trial returned), "crash"
+    (with why), "end" (with the code)."""
     import ray
 
     check(address)
@@ -53,7 +54,7 @@ def run(trials: dict[object, Trial], address: str | None, workers: int, retries:
     if started:
         kwargs = {"address": address} if address else {"num_cpus": workers, "include_dashboard": False,
                                                        "object_store_memory": 80 * 2**20}
-        ray.init(log_to_driver=False, **kwargs)
+        ray.init(log_to_driver=False, runtime_env={"env_vars": WORKER_ENV}, **kwargs)
     task = ray.remote(num_cpus=1, max_retries=retries)(_remote_trial)
     pending = {}
     for key, trial in trials.items():
@@ -65,8 +66,10 @@ def run(trials: dict[object, Trial], address: str | None, workers: int, retries:
             ready, _ = ray.wait(list(pending), num_returns=1)
             key = pending.pop(ready[0])
             try:
-                codes[key], _ = ray.get(ready[0])
-            except (ray.exceptions.WorkerCrashedError, ray.exceptions.RayTaskError) as e:
+                codes[key], failures = ray.get(ready[0])
+                if failures:
+                    on_event("said", key, failures)
+            except ray.exceptions.RayError as e:  # a dead worker or node, out of memory, a lost object...
                 codes[key] = CRASHED
                 on_event("crash", key, str(e).splitlines()[0] if str(e) else type(e).__name__)
             on_event("end", key, codes[key])

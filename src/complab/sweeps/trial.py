@@ -12,6 +12,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 
 DONE, FAILED, INTERRUPTED = 0, 3, 130
+WORKER_ENV = {"XLA_PYTHON_CLIENT_PREALLOCATE": "false"}  # workers may share an accelerator: none takes 75% of it
 
 
 @dataclass(frozen=True)
