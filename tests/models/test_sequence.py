@@ -88,3 +88,45 @@ def test_the_recurrent_form_computes_the_same_model():
     rec = sequence.SequenceModel(dataclasses.replace(cfg, form="recurrent"), 5, 3, key=jax.random.key(0))
     x = jax.random.normal(jax.random.key(1), (21, 5))
     np.testing.assert_allclose(par(x), rec(x), atol=1e-5)
+
+
+def _last_cases():
+    from complab.models import feedforward
+    from complab.models.mixers import softmax_attention
+
+    mixers = {"gated_rnn": gated_rnn.Config(neurons=12), "linear_attention": linear_attention.Config(heads=2),
+              "softmax_rope": softmax_attention.Config(heads=2, encoding="rope")}
+    for name, mixer in mixers.items():
+        for layers, norm, ff, form in [(1, "none", None, "parallel"), (2, "pre", feedforward.MLPConfig(), "parallel"),
+                                       (2, "post", feedforward.MLPConfig(), "parallel"),
+                                       (2, "none", None, "recurrent")]:
+            if form == "recurrent" and name == "softmax_rope":
+                continue
+            yield name, sequence.Config(mixer=mixer, layers=layers, d_model=8 if layers > 1 else 0, norm=norm, ff=ff,
+                                        form=form)
+
+
+def test_the_last_position_alone_is_the_last_row_of_the_whole_output():
+    x = jax.random.normal(jax.random.key(1), (4, 9, 5))
+    for name, cfg in _last_cases():
+        model = sequence.SequenceModel(cfg, 5, 3, key=jax.random.key(0))
+        full = jax.vmap(model)(x)[:, -1]
+        last = jax.vmap(model.last)(x)
+        np.testing.assert_allclose(last, full, rtol=2e-5, atol=2e-6, err_msg=f"{name} {cfg}")
+        g_full = jax.grad(lambda m: (jax.vmap(m)(x)[:, -1] ** 2).sum())(model)
+        g_last = jax.grad(lambda m: (jax.vmap(m.last)(x) ** 2).sum())(model)
+        for a, b in zip(jax.tree.leaves(g_last), jax.tree.leaves(g_full)):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5, err_msg=f"gradient, {name} {cfg}")
+
+
+def test_a_loss_at_the_last_position_equals_the_tasks_loss():
+    from complab.learners import supervised
+    from complab.tasks import linear_regression
+
+    task = linear_regression.LinearRegression(linear_regression.Config(dim=4, context=6))
+    batch = task.sample(jax.random.key(2), "train", 16)
+    model = sequence.SequenceModel(sequence.Config(mixer=gated_rnn.Config(neurons=10)), *task.dims,
+                                   key=jax.random.key(3))
+    full = supervised.per_example(task.loss)(model, batch, None)
+    last = supervised.at_last(task.loss)(model, batch, None)
+    np.testing.assert_allclose(last, full, rtol=1e-6)

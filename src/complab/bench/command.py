@@ -29,7 +29,7 @@ def run(args, console: Console) -> int:
     def record(suite: str, row: dict, text: str) -> None:
         store.log_bench(suite, [row], meta["device"], meta["code_version"])
         before = previous[suite].get(bench.key(suite, row)) if args.compare else None
-        console.print(text + (_versus(suite, row, before) if args.compare else ""))
+        console.print(text + (_versus(suite, row, before) if args.compare else ""), soft_wrap=True)
 
     try:
         console.print(f"[bold]complab bench[/bold] on {meta['device']}, code {meta['code_version']}")

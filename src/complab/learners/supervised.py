@@ -33,6 +33,21 @@ def predict(model: Any, batch: Any, key: jax.Array | None = None, train: bool = 
     return jax.vmap(lambda x, k, v: model(x, key=k, valid=v, train=train))(batch.x, keys, valid)
 
 
+def at_last(task_loss: Callable) -> Callable:
+    """`per_example` for a task whose loss reads only the last position of each sequence
+    (its mask is zero elsewhere): the model computes that position alone (`model.last`),
+    and the task's loss sees the batch cut to it. The value is the same."""
+
+    def loss(model, batch, key):
+        keys = None if key is None else jax.random.split(key, batch.x.shape[0])
+        valid = batch.info.get("valid")
+        pred = jax.vmap(lambda x, k, v: model.last(x, key=k, valid=v, train=True))(batch.x, keys, valid)
+        return task_loss(pred[:, None], eqx.tree_at(lambda b: (b.y, b.mask), batch, (batch.y[:, -1:],
+                                                                                   batch.mask[:, -1:])))
+
+    return loss
+
+
 def per_example(task_loss: Callable) -> Callable:
     """A task's `loss(pred, batch)` as a loss of the model: the model maps each example of `batch.x`."""
     return lambda model, batch, key: task_loss(predict(model, batch, key, train=True), batch)

@@ -120,7 +120,9 @@ class SequenceModel(AbstractModel):
         return pos.random_positions(key, length, cfg.max_position, None if valid is None else valid.sum())
 
     def trace(self, x: Float[Array, "time d_in"], *, key: jax.Array | None = None,
-              valid: Bool[Array, " time"] | None = None, train: bool = False) -> dict[str, Array]:
+              valid: Bool[Array, " time"] | None = None, train: bool = False, last: bool = False) -> dict[str, Array]:
+        """Named intermediates and "out"; with `last`, the final block works on the last
+        position only (its mixer's `last`), so "out" is [1, d_out]."""
         cfg, t = self.cfg, x.shape[0]
         k_pos, k_drop = jax.random.split(key) if key is not None else (None, None)
         if train and cfg.dropout > 0 and key is None:
@@ -138,7 +140,8 @@ class SequenceModel(AbstractModel):
         h = _dropout(h, cfg.dropout, next(drop_keys))
         out = {"positions": p}
         for i in range(cfg.layers):
-            blocks = [(f"block{i}.mixer", self.norms[i], self._mix(self.mixers[i], p, valid, cfg.form))]
+            final = last and i == cfg.layers - 1
+            blocks = [(f"block{i}.mixer", self.norms[i], self._mix(self.mixers[i], p, valid, cfg.form, final))]
             if self.ffs:
                 k_ff = jax.random.fold_in(rng.named(k_drop, "ff"), i) if train and k_drop is not None else None
                 blocks.append((f"block{i}.ff", self.ff_norms[i], lambda z, f=self.ffs[i], k=k_ff: f.trace(z, k)))
@@ -146,7 +149,7 @@ class SequenceModel(AbstractModel):
                 ln = jax.vmap(norm)
                 inner = block(ln(h) if cfg.norm == "pre" else h)
                 out.update({f"{name}.{k}": v for k, v in inner.items()})
-                h = h + _dropout(inner["out"], cfg.dropout, next(drop_keys))
+                h = h[-inner["out"].shape[0]:] + _dropout(inner["out"], cfg.dropout, next(drop_keys))
                 if cfg.norm == "post":
                     h = ln(h)
         if self.final_norm is not None:
@@ -155,16 +158,23 @@ class SequenceModel(AbstractModel):
         return out
 
     @staticmethod
-    def _mix(mixer, p, valid, form):
+    def _mix(mixer, p, valid, form, last=False):
         if form == "recurrent":
             if mixer.takes_positions:
                 raise ComplabError(f"{type(mixer).__name__} uses token positions and runs only in its parallel "
                                    "form here; set form='parallel'")
-            return lambda z: {"out": mixer.recurrent(z)}
+            return lambda z: {"out": mixer.recurrent(z)[-1:] if last else mixer.recurrent(z)}
         if mixer.takes_positions:
-            return lambda z: mixer.trace(z, positions=p, valid=valid)
-        return mixer.trace
+            return lambda z: ({"out": mixer.trace(z, positions=p, valid=valid)["out"][-1:]} if last
+                              else mixer.trace(z, positions=p, valid=valid))
+        return (lambda z: {"out": mixer.last(z)[None]}) if last else mixer.trace
 
     def __call__(self, x: Float[Array, "time d_in"], *, key: jax.Array | None = None,
                  valid: Bool[Array, " time"] | None = None, train: bool = False) -> Float[Array, "time d_out"]:
         return self.trace(x, key=key, valid=valid, train=train)["out"]
+
+    def last(self, x: Float[Array, "time d_in"], *, key: jax.Array | None = None,
+             valid: Bool[Array, " time"] | None = None, train: bool = False) -> Float[Array, " d_out"]:
+        """The output at the last position, computing no more of the final block than it needs
+        (the same function as `self(x)[-1]`; with dropout, the same distribution)."""
+        return self.trace(x, key=key, valid=valid, train=train, last=True)["out"][0]

@@ -41,6 +41,11 @@ class AbstractMixer(eqx.Module):
         """Named intermediates for probes; "out" is the output. Mixers add their own."""
         return {"out": self(x)}
 
+    def last(self, x: Float[Array, "time dim"]) -> Float[Array, " dim"]:
+        """The output at the last position only (a loss that reads only the query needs no
+        more); mixers that can skip the other positions' work override it."""
+        return self(x)[-1]
+
     def recurrent(self, x: Float[Array, "time dim"]) -> Float[Array, "time dim"]:
         """Step form over a whole sequence (the reference the parallel form must match)."""
         _, y = jax.lax.scan(lambda s, x_t: self.step(s, x_t), self.init_state(), x)

@@ -83,6 +83,10 @@ class GatedLinearRNN(AbstractMixer):
     def __call__(self, x: Float[Array, "time dim"]) -> Float[Array, "time dim"]:
         return self.readout(self.hidden(x))
 
+    def last(self, x: Float[Array, "time dim"]) -> Float[Array, " dim"]:
+        """The output gating at the last position only (the same scan, one readout)."""
+        return self.readout(self.hidden(x)[-1])
+
     def trace(self, x: Float[Array, "time dim"]) -> dict[str, Array]:
         h = self.hidden(x)
         return {"hidden": h, "out": self.readout(h)}

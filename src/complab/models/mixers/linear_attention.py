@@ -49,6 +49,12 @@ class LinearSelfAttention(AbstractMixer):
         y = jnp.einsum("hts,hsv->thv", pattern, v)
         return {"pattern": pattern, "out": y.reshape(x.shape[0], -1) @ self.w_o.T}
 
+    def last(self, x: Float[Array, "time dim"]) -> Float[Array, " dim"]:
+        """The last query against every key (all are causal to it)."""
+        q, k, v = self.w_q @ x[-1], per_head(self.w_k, x), per_head(self.w_v, x)
+        y = jnp.einsum("hs,hsv->hv", jnp.einsum("hk,hsk->hs", q, k), v)
+        return self.w_o @ y.reshape(-1)
+
     def init_state(self) -> Float[Array, "heads value key"]:
         h, dk, _ = self.w_q.shape
         return jnp.zeros((h, self.w_v.shape[1], dk))
