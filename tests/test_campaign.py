@@ -44,6 +44,18 @@ def _start(root, env=None):
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, **(env or {})})
 
 
+def _metric_rows(root) -> int:
+    if not (root / "complab.db").exists():
+        return 0
+    db = sqlite3.connect(f"file:{root / 'complab.db'}?mode=ro", uri=True, timeout=30)
+    try:
+        return db.execute("SELECT count(*) FROM metrics").fetchone()[0]
+    except sqlite3.OperationalError:  # the schema is not there yet
+        return 0
+    finally:
+        db.close()
+
+
 def _integrity(root) -> str:
     db = sqlite3.connect(root / "complab.db")
     try:
@@ -70,16 +82,18 @@ def test_kill_9_at_random_points_then_resume_gives_the_uninterrupted_rows(tmp_pa
     proc.wait()
     killed.append("during a checkpoint write")
     assert list(root.glob("runs/**/*.tmp"))  # the half-written file is there
-    for _ in range(5):  # then at random points of the run
+    # then at random points of the run, by its progress (metric rows logged, out of the uninterrupted run's),
+    # so that the kills land while it trains however fast this machine is
+    total = _metric_rows(tmp_path / "straight")
+    for fraction in sorted(rng.uniform(0.1, 0.9) for _ in range(5)):
         proc = _start(root)
-        wait = rng.uniform(2.5, 5.0)
-        try:
-            proc.wait(timeout=wait)  # it finished before the kill: nothing more to kill
+        while proc.poll() is None and _metric_rows(root) < fraction * total:
+            time.sleep(0.02)
+        if proc.poll() is not None:  # it finished before reaching the point: nothing more to kill
             break
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        killed.append(f"{wait:.1f} s after start")
+        proc.kill()
+        proc.wait()
+        killed.append(f"at {_metric_rows(root) / total:.0%} of the run")
         assert _integrity(root) == "ok"
         running = [r for r in Store(root, readonly=True).runs(FLAGSHIP) if r.status == "running"]
         counted += sum(r.session_s or 0 for r in running)
