@@ -203,3 +203,21 @@ def test_an_interrupt_is_remembered_only_inside_the_outermost_handled_block():
             interrupts.check()
     assert not interrupts.pending()
     interrupts.check()  # outside any block: nothing left over raises
+
+
+def test_an_interrupt_python_cannot_raise_is_remembered_not_printed(capsys):
+    import gc
+
+    from complab import interrupts
+
+    class Finalizer:
+        def __del__(self):
+            raise KeyboardInterrupt  # as a Ctrl-C landing in a finalizer does
+
+    with interrupts.handled():
+        Finalizer()
+        gc.collect()
+        assert interrupts.pending()
+        with pytest.raises(KeyboardInterrupt):
+            interrupts.check()
+    assert "Traceback" not in capsys.readouterr().err

@@ -5,14 +5,16 @@ nothing has been stored yet, and an interrupt that lands inside an extension
 module's initialisation can crash the interpreter: there the process says so and
 exits at once with 130. Afterwards (`handled`, which nests) an interrupt raises
 KeyboardInterrupt as usual *and* is remembered until the outermost block ends: one
-that lands where Python swallows it (a finalizer, a callback) is raised again at
-the next `check` (between training chunks and between runs), and the CLI's exit
+that lands where Python swallows it (a finalizer, a gc callback: its unraisable
+hook, which would print a traceback, only remembers it) is raised again at the next
+`check` (between training chunks and between runs), and the CLI's exit
 code says the command was interrupted. Outside `handled`, `check` does nothing.
 """
 
 import contextlib
 import os
 import signal
+import sys
 import threading
 
 _pending = False
@@ -50,21 +52,37 @@ def starting_up():
         _restore(previous)
 
 
+def _unraisable(previous):
+    """Python's hook for exceptions it cannot raise (in a finalizer, a gc callback): an
+    interrupt there is remembered, to be raised at the next `check`, not printed."""
+    def hook(unraisable):
+        global _pending
+        if issubclass(unraisable.exc_type, KeyboardInterrupt):
+            _pending = True
+        else:
+            previous(unraisable)
+    return hook
+
+
 @contextlib.contextmanager
 def handled():
     """SIGINT and SIGTERM raise KeyboardInterrupt and are remembered until the outermost block ends."""
     global _pending, _depth
-    previous = _swap(_remember_and_raise) if _depth == 0 else {}
-    if _depth == 0:
+    outermost = _depth == 0
+    previous = _swap(_remember_and_raise) if outermost else {}
+    hook = sys.unraisablehook
+    if outermost:
         _pending = False
+        sys.unraisablehook = _unraisable(hook)
     _depth += 1
     try:
         yield
     finally:
         _depth -= 1
-        if _depth == 0:
+        if outermost:
             _pending = False
             _restore(previous)
+            sys.unraisablehook = hook
 
 
 def pending() -> bool:

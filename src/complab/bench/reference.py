@@ -5,7 +5,7 @@
   position, Adam): complab's `SequenceModel` with the training step jitted, beside
   the same network in plain PyTorch (eager; one thread, then two), timed in the same
   run when PyTorch is installed (`pip install 'complab[bench]'`); the ratio is
-  complab's step time over PyTorch's.
+  complab's step time over PyTorch's (on the CPU, whatever device complab runs on).
 - `fuzzy_softmax` / `fuzzy_hyla`: the size of the fuzzy-logic experiment of Schug et
   al. 2024 (4 variables, 2 terms: tokens of 5 numbers, length 32, width 64, 2 layers,
   8 heads, batch 128, squared error at the query), with softmax attention and with
@@ -95,7 +95,7 @@ def reference(on_figure=None) -> list[RefFigure]:
         learner, state, data = make()
         compile_s, step_ms, flops, _, _, loop_ms = measure_fit(learner, state, data, jax.random.key(2), 16)
         if name == "transformer":
-            refs = [(f"PyTorch eager, {n} thread{'s' * (n > 1)}", ms) for n, ms in torch_ms.items()] or \
+            refs = [(f"PyTorch eager on the CPU, {n} thread{'s' * (n > 1)}", ms) for n, ms in torch_ms.items()] or \
                    [("PyTorch not installed", float("nan"))]
         else:
             refs = [("the paper's code (anchor)", ANCHOR_MS[name])]
