@@ -7,18 +7,10 @@ Every write commits at once (a chunk's metrics in one transaction), so what was
 stored survives a crash; a run interrupted while "running" is picked up again by
 the next `begin`, and its checkpoints let training resume.
 
-Leases: `begin` claims a run inside one write transaction under a random owner
-token; the holder's heartbeat (the runner's `Heartbeat` thread, every 15 s) keeps
-the lease, and only the holder can finish or fail the run. Another process may
-take a run over once the heartbeat is older than `LEASE_S`, or at once when the
-holder was a process on this machine that is gone (a killed run resumes without
-waiting).
-
-Tables: runs, metrics (training curves: run, fit, step, name, value), curves
-(evaluations during training: values are JSON, scalars or small arrays), rows (the
-final tidy rows as JSON), verdicts (claim checks over a set of seeds, with the
-overrides they were made under). The schema has a version (`PRAGMA user_version`):
-older databases are migrated on open, a newer one is refused.
+`begin` claims a run in one write transaction under a random owner token (leases:
+`store_leases.py`); only the holder finishes or fails it. Tables, versions and
+migrations: `store_schema.py`; older databases are migrated on open (readers read
+them as they are), a newer one is refused.
 """
 
 import contextlib
@@ -31,84 +23,13 @@ import sqlite3
 import tempfile
 import time
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 from complab.errors import ComplabError
+from complab.store_leases import LEASE_S, held_elsewhere, process_start  # noqa: F401 - LEASE_S for callers
+from complab.store_schema import (ADDED_IN_4, MIGRATIONS, READABLE_FROM, SCHEMA, SCHEMA_VERSION, connect_readonly,
+                                   expected_columns)
 
-SCHEMA_VERSION = 4
-READABLE_FROM = 3  # an older database a reader reads as it is (later versions only added nullable columns)
-LEASE_S = 90.0  # a run whose holder has not beaten for this long may be taken over
-
-RUNS = """
-CREATE TABLE IF NOT EXISTS runs (
-  id INTEGER PRIMARY KEY,
-  experiment TEXT NOT NULL, tier TEXT NOT NULL, config_hash TEXT NOT NULL, cell TEXT NOT NULL DEFAULT '{}',
-  config TEXT NOT NULL, seed INTEGER NOT NULL,
-  status TEXT NOT NULL, error TEXT, failed_step INTEGER,
-  started REAL, ended REAL, wall_s REAL,
-  code_version TEXT, versions TEXT, device TEXT, pid INTEGER, host TEXT, owner TEXT, heartbeat REAL,
-  session_s REAL, pid_start TEXT, previous TEXT,
-  UNIQUE (experiment, config_hash, cell, seed)
-);"""
-SCHEMA = RUNS + """
-CREATE TABLE IF NOT EXISTS metrics (
-  run_id INTEGER NOT NULL, fit TEXT NOT NULL, step INTEGER NOT NULL,
-  name TEXT NOT NULL, value REAL,
-  PRIMARY KEY (run_id, fit, step, name)
-);
-CREATE TABLE IF NOT EXISTS curves (
-  run_id INTEGER NOT NULL, fit TEXT NOT NULL, step INTEGER NOT NULL,
-  name TEXT NOT NULL, value TEXT NOT NULL,
-  PRIMARY KEY (run_id, fit, step, name)
-);
-CREATE TABLE IF NOT EXISTS rows (
-  run_id INTEGER NOT NULL, idx INTEGER NOT NULL, data TEXT NOT NULL,
-  PRIMARY KEY (run_id, idx)
-);
-CREATE TABLE IF NOT EXISTS verdicts (
-  id INTEGER PRIMARY KEY,
-  experiment TEXT NOT NULL, tier TEXT NOT NULL, config_hash TEXT NOT NULL,
-  seeds TEXT NOT NULL, checks TEXT NOT NULL, passed INTEGER NOT NULL, created REAL NOT NULL,
-  overrides TEXT NOT NULL DEFAULT '{}'
-);
-CREATE TABLE IF NOT EXISTS bench (
-  id INTEGER PRIMARY KEY,
-  suite TEXT NOT NULL, data TEXT NOT NULL, device TEXT, code_version TEXT, created REAL NOT NULL
-);
-"""
-
-
-def _migrate_1_to_2(db: sqlite3.Connection) -> None:
-    """Version 1 (the first spine) had no cells, curves, leases or verdict overrides."""
-    db.execute("ALTER TABLE runs RENAME TO runs_v1")
-    db.execute(RUNS)
-    db.execute("INSERT INTO runs (id, experiment, tier, config_hash, cell, config, seed, status, error, failed_step,"
-               " started, ended, wall_s, code_version, versions, device, pid, host) SELECT id, experiment, tier,"
-               " config_hash, '{}', config, seed, status, error, failed_step, started, ended, wall_s, code_version,"
-               " versions, device, pid, host FROM runs_v1")
-    db.execute("DROP TABLE runs_v1")
-    db.execute("ALTER TABLE verdicts ADD COLUMN overrides TEXT NOT NULL DEFAULT '{}'")
-
-
-def _migrate_2_to_3(db: sqlite3.Connection) -> None:
-    """Version 3 adds the bench table (created with the schema): nothing to move."""
-
-
-ADDED_IN_4 = (("runs", "session_s"), ("runs", "pid_start"), ("runs", "previous"))
-
-
-def _migrate_3_to_4(db: sqlite3.Connection) -> None:
-    """Version 4: the running session's seconds (kept by the heartbeat, so a killed
-    session's time counts), the holder's process start time (a reused pid is not its
-    holder), and the finished run a forced rerun replaces (restored if the rerun fails)."""
-    have = {r[1] for r in db.execute("PRAGMA table_info(runs)")}  # a table rebuilt from version 1 has them
-    for column in ("session_s REAL", "pid_start TEXT", "previous TEXT"):
-        if column.split()[0] not in have:
-            db.execute(f"ALTER TABLE runs ADD COLUMN {column}")
-
-
-MIGRATIONS = {1: _migrate_1_to_2, 2: _migrate_2_to_3, 3: _migrate_3_to_4}  # from version k to k + 1
 
 
 @dataclass(frozen=True)
@@ -154,7 +75,7 @@ class Store:
         self.readonly = readonly
         try:
             if readonly:
-                self.db = _connect_readonly(self.root / "complab.db")
+                self.db = connect_readonly(self.root / "complab.db")
             else:
                 self.root.mkdir(parents=True, exist_ok=True)
                 with tempfile.NamedTemporaryFile(dir=self.root):
@@ -212,7 +133,7 @@ class Store:
         """Every table and column this complab uses is there (a damaged or foreign database is refused)."""
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         optional = ADDED_IN_4 if version < 4 else ()
-        for table, columns in _expected_columns().items():
+        for table, columns in expected_columns().items():
             have = {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}
             missing = [c for c in columns if c not in have and (table, c) not in optional]
             if missing:
@@ -258,7 +179,7 @@ class Store:
         curves aside, restored by `fail` if the rerun does not finish. A run that
         another process finished meanwhile is returned as it is, unclaimed."""
         now = time.time()
-        me = (os.getpid(), socket.gethostname(), self.owner, now, _process_start(os.getpid()))
+        me = (os.getpid(), socket.gethostname(), self.owner, now, process_start(os.getpid()))
         cell = cell or {}
         with self.tx(immediate=True):  # one claimant at a time, across processes
             existing = self.find(experiment, config_hash, seed, cell)
@@ -272,7 +193,7 @@ class Store:
                 )
             elif existing.status == "done" and not fresh:
                 return existing
-            elif _held_elsewhere(existing, self.owner):
+            elif held_elsewhere(existing, self.owner):
                 where = f"process {existing.pid} on {existing.host}"
                 raise ComplabError(
                     f"{experiment} {_describe(cell)}seed {seed} is being run by {where} (last heartbeat "
@@ -451,38 +372,6 @@ def damaged(root: Path, e: Exception) -> ComplabError:
                         "new one there, or pass another directory with --results")
 
 
-def _connect_readonly(path: Path) -> sqlite3.Connection:
-    """A connection that never writes: `mode=ro`, or, where the directory is read-only and
-    SQLite cannot make its shared-memory file, `immutable` (the last writer, when it
-    closed, folded its log into the file)."""
-    if not path.exists():
-        raise sqlite3.OperationalError(f"{path} does not exist")
-    wal = path.with_name(path.name + "-wal")
-    unfolded = wal.exists() and wal.stat().st_size > 0  # `immutable` would not read what is still in the log
-    error = None
-    for query in ("mode=ro",) if unfolded else ("mode=ro", "mode=ro&immutable=1"):
-        db = sqlite3.connect(f"{path.resolve().as_uri()}?{query}", uri=True, timeout=60, isolation_level=None)
-        try:
-            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            return db
-        except sqlite3.OperationalError as e:
-            db.close()
-            error = e
-    if unfolded:
-        raise sqlite3.OperationalError(f"{error}; its log {wal.name} holds writes not yet folded into it, which a "
-                                       "reader of a read-only directory cannot read: copy the directory somewhere "
-                                       "writable and read the copy")
-    raise error
-
-
-@lru_cache(maxsize=1)
-def _expected_columns() -> dict[str, list[str]]:
-    mem = sqlite3.connect(":memory:")
-    mem.executescript(SCHEMA)
-    tables = [r[0] for r in mem.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-    return {t: [r[1] for r in mem.execute(f"PRAGMA table_info({t})")] for t in tables}
-
-
 def _jsonable(v):
     if hasattr(v, "tolist"):
         return v.tolist()
@@ -503,32 +392,3 @@ def _run(row: sqlite3.Row) -> Run:
         pid=d["pid"], host=d["host"], owner=d["owner"], heartbeat=d["heartbeat"], session_s=d.get("session_s"),
         pid_start=d.get("pid_start"), previous=json.loads(d["previous"]) if d.get("previous") else None,
     )
-
-
-def _process_start(pid: int) -> str | None:
-    """When process `pid` started (clock ticks since boot, from /proc), to tell a reused pid
-    from the process that held a run; None where /proc has no such file."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat[stat.rindex(")") + 2:].split()[19]  # field 22, counted after the command's name
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def _held_elsewhere(run: Run, owner: str) -> bool:
-    """Whether another live holder has this running run: a fresh heartbeat under another
-    owner, unless that owner was a process on this machine that no longer exists."""
-    if run.status != "running" or run.owner in (None, owner):
-        return False
-    if time.time() - (run.heartbeat or 0) > LEASE_S:
-        return False
-    if run.host == socket.gethostname() and run.pid is not None:
-        try:
-            os.kill(run.pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            pass
-        if run.pid_start is not None and _process_start(run.pid) not in (None, run.pid_start):
-            return False  # the pid now belongs to another process: the holder is gone
-    return True

@@ -170,9 +170,8 @@ def run(cfg: Config, cell: dict, key: jax.Array, ctx) -> list[dict]:
     task = linear_regression.LinearRegression(cfg.task)
     k_construct, k_eval, k_lsa, k_rnn = rng.streams(key, "construction", "eval", "lsa", "rnn")
     test = eqx.filter_jit(task.sample)(k_eval, "test", cfg.eval_batch)
-    if np.any(np.asarray(test.mask)[:, :-1]):
-        raise ComplabError("the task's loss reads positions before the query; training at the query alone "
-                           "(supervised.at_last) would not be its loss")
+    if np.any(np.asarray(test.mask)[:, :-1]):  # training at the query alone (at_last) would not be its loss
+        raise ComplabError("the task's loss reads positions before the query; at_last does not apply")
     t = cfg.task
     eta = one_step_gd.optimal_lr(t.dim, t.context, t.noise)
     gd_loss, pred_gd, zero_loss = _reference(test, eta)
@@ -180,8 +179,7 @@ def run(cfg: Config, cell: dict, key: jax.Array, ctx) -> list[dict]:
 
     def train(name, mixer_cfg, train_cfg, key):
         k_model, k_learner, k_train = rng.streams(key, "model", "learner", "train")
-        # the loss reads only the query (the task's mask, checked below): the model computes it alone
-        learner = supervised.Supervised(train_cfg, supervised.at_last(task.loss))
+        learner = supervised.Supervised(train_cfg, supervised.at_last(task.loss))  # the loss reads the query only
         state = learner.init(k_learner, _model(mixer_cfg, task, k_model))
         state = ctx.fit(name, learner, state, task, key=k_train, steps=train_cfg.steps, batch_size=cfg.batch_size,
                         evaluate=evaluate, eval_at=linear_steps(train_cfg.steps, CURVE_POINTS))
