@@ -122,3 +122,10 @@ def test_bad_sweep_input_is_one_sentence_and_loses_nothing(capsys, local_sweep, 
     assert code == 2 and "Traceback" not in err and fragment in last, err
     assert usage or err.count("\n") == 1, err
     assert "\n".join(sqlite3.connect(root / "complab.db").iterdump()) == dump
+
+
+def test_the_python_api_writes_grid_values_as_the_command_line_does():
+    from complab import api
+
+    assert [api._grid_value(v) for v in [(2, 8), [0.1, 1.0], 0.5, "x"]] == ["2,8", "0.1,1.0", "0.5", "x"]
+    assert grid.parse([f"lrs=[{api._grid_value((0.1, 1.0))}]"]) == {"lrs": ["0.1,1.0"]}
