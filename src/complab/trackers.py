@@ -28,7 +28,8 @@ def check(names: tuple[str, ...] | list[str]) -> tuple[str, ...]:
         if name not in NAMES:
             raise ComplabError(f"unknown tracker {name!r}; trackers are: {', '.join(NAMES)}")
         if importlib.util.find_spec(EXTRA[name]) is None:
-            raise ComplabError(f"the {name} tracker needs the package {EXTRA[name]}: pip install {EXTRA[name]}")
+            raise ComplabError(f"the {name} tracker needs the package {EXTRA[name]}: "
+                               "pip install 'complab[trackers]'")
     return tuple(dict.fromkeys(names))
 
 

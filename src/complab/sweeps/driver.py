@@ -129,7 +129,8 @@ def _dispatch(exp, tier, seeds, points, configs, base, trials, store, backend, a
             trial, i = trials[key]
             if kind == "start":
                 counts["running"] += 1
-            elif kind == "retry":
+            elif kind == "retry":  # it starts again ("start" counts it once more)
+                counts["running"] -= 1
                 console.print(f"{_what(trial)}: its worker ended with exit code {info}; trying again")
             elif kind == "crash":
                 crashed[i].append(f"seed {trial.seed}: the worker died ({info})")
