@@ -129,3 +129,28 @@ def test_the_python_api_writes_grid_values_as_the_command_line_does():
 
     assert [api._grid_value(v) for v in [(2, 8), [0.1, 1.0], 0.5, "x"]] == ["2,8", "0.1,1.0", "0.5", "x"]
     assert grid.parse([f"lrs=[{api._grid_value((0.1, 1.0))}]"]) == {"lrs": ["0.1,1.0"]}
+
+
+def test_an_interrupted_point_gets_no_verdict_and_a_claim_that_raises_stops_no_other_point(tmp_path, monkeypatch):
+    from complab.sweeps import trial as trials
+
+    def fake_pool(jobs, workers, retries, final, on_event, env=None):  # no worker runs anything
+        for job in jobs:
+            on_event("start", job, None)
+            interrupted = trials.Trial.from_json(job.argv[-1]).overrides == {"alpha": "0.25"}
+            on_event("end", job, trials.INTERRUPTED if interrupted else trials.DONE)
+        return {}
+
+    def raising(*args, **kwargs):
+        raise ValueError("a bug in expect")
+
+    monkeypatch.setattr(local, "run", fake_pool)
+    monkeypatch.setattr(runner, "conclude", raising)
+    outs = driver.sweep(EXP, tier="smoke", seeds=[0], grid=GRID, results=tmp_path, console=QUIET)
+    by_point = {o.point["alpha"]: o for o in outs}
+    assert by_point["0.25"].outcome.checks == [] and not by_point["0.25"].passed
+    assert any("interrupted" in c for c in by_point["0.25"].crashed)
+    # the other point's claim raised: it says so, and the sweep still answered for every point
+    (check,) = by_point["0.5"].outcome.checks
+    assert not check.passed and "a bug in expect" in check.measured and not by_point["0.5"].passed
+    assert sqlite3.connect(tmp_path / "complab.db").execute("SELECT count(*) FROM verdicts").fetchone()[0] == 0
