@@ -275,8 +275,8 @@ def _run_one(exp, cfg, cell: dict, seed: int, store: Store, run_: Run, progress:
     except NaNLossError as e:
         rates = [k for k in cfgs.leaves(cfg) if k.split(".")[-1] == "lr"]
         hint = f"; a lower learning rate ({', '.join(rates)}) may help" if rates else ""
-        error = f"{e}; the run is stored as failed with its metrics so far{hint}"
-        error = _kept(store.fail(run_, "failed", str(e), e.step, time.monotonic() - t0), error)
+        kept = store.fail(run_, "failed", str(e), e.step, time.monotonic() - t0)
+        error = _kept(kept, str(e)) if kept else f"{e}; the run is stored as failed with its metrics so far{hint}"
     except ComplabError as e:
         error = _kept(store.fail(run_, "failed", str(e), None, time.monotonic() - t0), str(e))
     except KeyboardInterrupt:
@@ -297,8 +297,7 @@ def _kept(restored: bool, error: str) -> str:
     """The failure's sentence; a forced rerun that failed says that the finished run it was to replace is kept."""
     if not restored:
         return error
-    return error.split("; the run is stored as failed")[0] + "; the forced rerun did not finish, so the finished run " \
-        "it was to replace is kept as it was"
+    return error + "; the forced rerun did not finish, so the finished run it was to replace is kept as it was"
 
 
 def _plain(v: Any) -> Any:
