@@ -129,6 +129,21 @@ def test_hyla_ablations_change_the_function_and_linear_value_net_is_bilinear_in_
     np.testing.assert_allclose(eqx.tree_at(lambda m: m.w_q, lin, 2.0 * lin.w_q)(x), 4 * lin(x), rtol=1e-4, atol=1e-5)
 
 
+def test_hyla_without_value_net_or_rms_is_the_papers_linear_attention():
+    """Y_h[q] = sum_k (q_h . k_h / sqrt(d_k) + bias_h[q - k]) v_h[k], written out by hand."""
+    x = jax.random.normal(jax.random.key(3), (7, 6))
+    m = hyla.Config(heads=3, causal=False, encoding="t5", rms_heads=False, value_net="none", t5_buckets=8,
+                    t5_max_distance=8).build(6, key=jax.random.key(0))
+    m = eqx.tree_at(lambda m: m.t5_bias, m, jax.random.normal(jax.random.key(4), m.t5_bias.shape))
+    q, k, v = (jnp.einsum("hkd,td->htk", w, x) for w in (m.w_q, m.w_k, m.w_v))
+    pos = jnp.arange(7)
+    scores = jnp.einsum("htk,hsk->hts", q, k) / jnp.sqrt(q.shape[-1]) + m.bias(pos, pos)
+    want = jnp.einsum("hts,hsv->thv", scores, v).reshape(7, -1) @ m.w_o.T
+    np.testing.assert_allclose(m(x), want, rtol=1e-4, atol=1e-5)
+    assert not np.allclose(hyla.Config(heads=3, causal=False, encoding="t5", value_net="none", t5_buckets=8,
+                                       t5_max_distance=8).build(6, key=jax.random.key(0))(x), m(x), atol=1e-3)
+
+
 def test_transformer_xl_logits_factorise_exactly_at_any_positions():
     from complab.models.mixers.relative_xl import RelativeXL
     xl = RelativeXL(2, 3, 8, key=jax.random.key(0))

@@ -12,7 +12,10 @@ network applied to x_k. HYLA makes that network nonlinear and normalises the cod
     out[q] = W_O concat_h Y_h[q]
 
 Ablations as in the paper: `rms_heads=False` (no normalisation across heads) and
-`value_net="linear"`. Projections, position schemes (RoPE, ALiBi, T5 bias), causal and
+`value_net="linear"`. `value_net="none"` aggregates values as attention does,
+Y_h[q] = sum_k A~[h,q,k] V_h[k]: with `rms_heads=False` that is the paper's "linear
+attention" baseline (raw scaled scores plus the position bias, no softmax, no feature
+map), with `rms_heads=True` its "linear attention + RMS head" ablation. Projections, position schemes (RoPE, ALiBi, T5 bias), causal and
 padding masks and the key-value-cache step form are those of softmax attention
 (softmax_attention.py); only how scores turn into outputs differs. The paper's
 projections carry biases; these do not. Cost: a [T, T, d_v] intermediate per sequence.
@@ -35,7 +38,7 @@ EPS = 1e-6
 class Config(softmax_attention.Config):
     causal: bool = False
     rms_heads: bool = True
-    value_net: Literal["relu", "linear"] = "relu"
+    value_net: Literal["relu", "linear", "none"] = "relu"
 
     def build(self, dim: int, *, key: jax.Array) -> "HYLA":
         return HYLA(self, dim, key=key)
@@ -47,6 +50,8 @@ class HYLA(SoftmaxAttention):
         a = jnp.where(allowed[None], scores, 0.0)
         if self.cfg.rms_heads:
             a = a / jnp.sqrt(jnp.mean(a**2, axis=0, keepdims=True) + EPS)
+        if self.cfg.value_net == "none":
+            return a, jnp.einsum("hqk,hkv->qhv", a, v)
         hidden = jnp.einsum("hqk,hkv->qkv", a, v)
         if self.cfg.value_net == "relu":
             hidden = jax.nn.relu(hidden)
