@@ -15,7 +15,8 @@ Ablations as in the paper: `rms_heads=False` (no normalisation across heads) and
 `value_net="linear"`. `value_net="none"` aggregates values as attention does,
 Y_h[q] = sum_k A~[h,q,k] V_h[k]: with `rms_heads=False` that is the paper's "linear
 attention" baseline (raw scaled scores plus the position bias, no softmax, no feature
-map), with `rms_heads=True` its "linear attention + RMS head" ablation. Projections, position schemes (RoPE, ALiBi, T5 bias), causal and
+map), with `rms_heads=True` its "linear attention + RMS head" ablation.
+Projections, position schemes (RoPE, ALiBi, T5 bias), causal and
 padding masks and the key-value-cache step form are those of softmax attention
 (softmax_attention.py); only how scores turn into outputs differs. The paper's
 projections carry biases; these do not. Cost: a [T, T, d_v] intermediate per sequence.
