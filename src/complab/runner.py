@@ -132,7 +132,10 @@ def check_seeds(seeds) -> None:
 
 def evaluate_claim(exp, results: Results, cfg) -> list[Check]:
     """The experiment's checks; when failed runs leave them without numbers, one failing
-    check that says so."""
+    check that says so (also when no run finished at all: a check over no seeds would pass
+    vacuously)."""
+    if results.failures and not results.rows:
+        return [Check("the claim could not be evaluated: no run finished", False, "; ".join(results.failures))]
     try:
         return list(exp.expect(results, cfg))
     except Exception as e:  # noqa: BLE001 - rows missing because runs failed; without failures it is a bug

@@ -177,15 +177,15 @@ def run(cfg: Config, cell: dict, key: jax.Array, ctx) -> list[dict]:
     d_in, d_out = task.dims
     model = eqx.filter_jit(sequence.SequenceModel)(model_config(cfg, name), d_in, d_out, key=k_init)
     curve_n = min(cfg.eval_batch, EVAL_CHUNK)
-    evaluate = jax.tree_util.Partial(_curve, test=task.sample(k_curve, "test", curve_n),
-                                     ood=task.sample(k_curve, "ood", curve_n))
+    sample = eqx.filter_jit(task.sample)
+    evaluate = jax.tree_util.Partial(_curve, test=sample(k_curve, "test", curve_n), ood=sample(k_curve, "ood", curve_n))
     learner = supervised.Supervised(cfg.train, supervised.at_last(task.loss))
-    probe = {s: _fixed_query(task.sample(k_probe, s, cfg.probe_batch), k_query) for s in ("train", "test")} \
+    probe = {s: _fixed_query(sample(k_probe, s, cfg.probe_batch), k_query) for s in ("train", "test")} \
         if name in ATTENTIONS else None
     initial = decoding(model, probe) if probe else None
     state = ctx.fit(name, learner, learner.init(k_learner, model), task, key=k_train, steps=cfg.train.steps,
                     batch_size=cfg.batch_size, evaluate=evaluate, eval_at=linear_steps(cfg.train.steps, CURVE_POINTS))
-    rows = [{"metric": "r2", "split": s, "value": r_squared(state.model, task.sample(k_eval, s, cfg.eval_batch))}
+    rows = [{"metric": "r2", "split": s, "value": r_squared(state.model, sample(k_eval, s, cfg.eval_batch))}
             for s in task.splits]
     if probe:
         for (held_out, paper), when in ((decoding(state.model, probe), ""), (initial, "_init")):
