@@ -1,0 +1,160 @@
+"""Symbolic Raven progressive matrices, sRAVEN (Schug, Kobayashi, Akram, Sacramento,
+Pascanu 2024, "Attention as a hypernetwork"; code smonsays/hypernetwork-attention,
+hyla/data/raven.py).
+
+A problem is a `grid` x `grid` matrix of panels (3 x 3), each panel `features` numbers
+in 0..values-1 (4 features, 8 values). Each feature follows one rule along every row;
+the rules (values V, a row's entries r_1..r_n, n = grid):
+- constant: r_j = c (c drawn per row);
+- progression +1, +2, -1, -2: r_j = (s + j d) mod V (s drawn per row);
+- addition: r_n = (r_1 + ... + r_{n-1}) mod V; subtraction: r_n = (r_1 - r_2 - ... - r_{n-1})
+  mod V (the others drawn per row);
+- distribute-three: n distinct values, the same for every row, each row a permutation.
+A problem's latent is the multiset of the features' rules (rule of feature f =
+latent[f], ascending): C(8 + F - 1, F) of them (330 for 4 features). A permutation
+from `split_seed` holds out `frac_ood` of them ("ood": unseen rule combinations);
+"train" and "test" draw from the others (test: fresh problems, the paper's "test").
+With `permute_features`, each problem and panel column gets its own permutation of the
+features, shared by the rows of that column: finding which features go together is
+part of the problem.
+
+Tokens: the first grid^2 - 1 panels row by row, one token per (panel, feature), a
+one-hot over the V values; then `features` zero tokens, the queries (36 tokens for the
+paper's sizes). Targets: the last panel's features, one-hot at the query tokens;
+cross-entropy at the queries; accuracy = every feature of the last panel right.
+`Batch.info`: "latent" ([F] rule indices) and "rules" (feature f's rule per column
+after the permutation, [grid, F]).
+"""
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float, Int
+
+from complab.config import require
+from complab.tasks.base import AbstractTask, Batch, masked_mean
+
+RULES = ("constant", "progression+1", "progression+2", "progression-1", "progression-2", "addition", "subtraction",
+         "distribute_three")
+
+
+@dataclass(frozen=True)
+class Config:
+    features: int = 4
+    values: int = 8
+    grid: int = 3
+    permute_features: bool = True
+    frac_ood: float = 0.25
+    split_seed: int = 2024
+
+    def __post_init__(self):
+        require(self.features >= 1 and self.grid >= 3 and self.values >= max(5, self.grid),
+                f"sRAVEN needs features >= 1, grid >= 3 and values >= max(5, grid) (progressions +-1 and +-2 must "
+                f"differ, distribute-three needs grid distinct values); got features={self.features}, "
+                f"grid={self.grid}, values={self.values}")
+        n = math.comb(len(RULES) + self.features - 1, self.features)
+        require(0 < self.frac_ood < 1 and 1 <= int(n * self.frac_ood) < n,
+                f"frac_ood={self.frac_ood} of {n} rule combinations must hold out at least one and leave one")
+
+    @property
+    def seq_len(self) -> int:
+        return self.grid * self.grid * self.features
+
+
+def rule_combinations(features: int) -> np.ndarray:
+    """[count, F]: every multiset of rules, as ascending rule indices."""
+    return np.array(list(itertools.combinations_with_replacement(range(len(RULES)), features)), dtype=np.int32)
+
+
+def latent_splits(cfg: Config) -> dict[str, np.ndarray]:
+    combos = rule_combinations(cfg.features)
+    perm = np.random.default_rng(cfg.split_seed).permutation(len(combos))
+    n_ood = int(len(combos) * cfg.frac_ood)
+    ind = combos[np.sort(perm[n_ood:])]
+    return {"train": ind, "test": ind, "ood": combos[np.sort(perm[:n_ood])]}
+
+
+def rule_instance(key: jax.Array, rule: Int[Array, ""], grid: int, values: int) -> Int[Array, "grid grid"]:
+    """One feature's `grid` rows under `rule` (an index into RULES)."""
+    rows = jnp.arange(grid)
+
+    def progression(step):
+        return lambda k: (jax.random.randint(k, (grid, 1), 0, values) + step * rows[None]) % values
+
+    def arithmetic(sign):
+        def make(k):
+            xs = jax.random.randint(k, (grid, grid - 1), 0, values)
+            signed = xs.at[:, 1:].multiply(sign)
+            return jnp.concatenate([xs, signed.sum(1, keepdims=True) % values], 1)
+        return make
+
+    def constant(k):
+        return jnp.broadcast_to(jax.random.randint(k, (grid, 1), 0, values), (grid, grid))
+
+    def distribute_three(k):
+        k_sym, k_perm = jax.random.split(k)
+        symbols = jax.random.choice(k_sym, values, (grid,), replace=False)
+        return jax.vmap(lambda kk: jax.random.permutation(kk, symbols))(jax.random.split(k_perm, grid))
+
+    branches = [constant, progression(1), progression(2), progression(-1), progression(-2), arithmetic(1),
+                arithmetic(-1), distribute_three]
+    return jax.lax.switch(rule, branches, key).astype(jnp.int32)
+
+
+class SymbolicRaven(AbstractTask):
+    cfg: Config
+    latents: dict[str, Int[Array, "count features"]]
+    splits: tuple[str, ...] = eqx.field(static=True)
+
+    def __init__(self, cfg: Config):
+        self.cfg = cfg
+        self.latents = {k: jnp.asarray(v) for k, v in latent_splits(cfg).items()}
+        self.splits = ("train", "test", "ood")
+
+    @property
+    def dims(self) -> tuple[int, int]:
+        return self.cfg.values, self.cfg.values
+
+    def problems(self, key: jax.Array, split: str, batch_size: int):
+        """(panels [batch, grid*grid, F] values, latent [batch, F], rules per column [batch, grid, F])."""
+        c = self.cfg
+        k_lat, k_inst, k_perm = jax.random.split(key, 3)
+        pool = self.latents[split]
+        latent = pool[jax.random.randint(k_lat, (batch_size,), 0, pool.shape[0])]
+        keys = jax.random.split(k_inst, batch_size * c.features).reshape(batch_size, c.features)
+        inst = jax.vmap(jax.vmap(lambda k, r: rule_instance(k, r, c.grid, c.values)))(keys, latent)
+        inst = jnp.moveaxis(inst, 1, 3)  # [batch, rows, cols, F]
+        if c.permute_features:
+            perm_keys = jax.random.split(k_perm, batch_size * c.grid).reshape(batch_size, c.grid)
+            perms = jax.vmap(jax.vmap(lambda k: jax.random.permutation(k, c.features)))(perm_keys)  # [b, cols, F]
+        else:
+            perms = jnp.broadcast_to(jnp.arange(c.features), (batch_size, c.grid, c.features))
+        inst = jnp.take_along_axis(inst, perms[:, None], axis=-1)
+        rules = jnp.take_along_axis(jnp.broadcast_to(latent[:, None], perms.shape), perms, axis=-1)
+        return inst.reshape(batch_size, c.grid * c.grid, c.features), latent, rules
+
+    def generate(self, key: jax.Array, split: str, batch_size: int) -> Batch:
+        c = self.cfg
+        panels, latent, rules = self.problems(key, split, batch_size)
+        shown = jax.nn.one_hot(panels[:, :-1].reshape(batch_size, -1), c.values)
+        x = jnp.concatenate([shown, jnp.zeros((batch_size, c.features, c.values))], 1)
+        y = jnp.zeros_like(x).at[:, -c.features:].set(jax.nn.one_hot(panels[:, -1], c.values))
+        mask = jnp.zeros((batch_size, c.seq_len)).at[:, -c.features:].set(1.0)
+        return Batch(x=x, y=y, mask=mask, info={"latent": latent, "rules": rules})
+
+    def loss(self, pred: Float[Array, "batch time values"], batch: Batch) -> Float[Array, ""]:
+        return masked_mean(-(jax.nn.log_softmax(pred) * batch.y).sum(-1), batch.mask)
+
+    def metrics(self, pred: Float[Array, "batch time values"], batch: Batch) -> dict[str, Array]:
+        return {"loss": self.loss(pred, batch), "accuracy": accuracy(pred, batch, self.cfg.features)}
+
+
+def accuracy(pred: Float[Array, "batch time values"], batch: Batch, features: int) -> Float[Array, ""]:
+    """The fraction of problems whose every query feature is right."""
+    right = pred[:, -features:].argmax(-1) == batch.y[:, -features:].argmax(-1)
+    return jnp.mean(right.all(-1))
