@@ -79,31 +79,41 @@ def latent_splits(cfg: Config) -> dict[str, np.ndarray]:
     return {"train": ind, "test": ind, "ood": combos[np.sort(perm[:n_ood])]}
 
 
+
+def per_feature_noise(grid: int, values: int) -> int:
+    """How many uniform numbers one rule instance reads."""
+    return 2 * grid * grid + values
+
+
+def draws(noise: Float[Array, "... n"], grid: int, values: int) -> tuple[Array, Array, Array]:
+    """A rule instance's randomness from its uniform noise: values in 0..values-1 [grid, grid], the
+    noise ordering the distinct symbols [values] and the one permuting each row [grid, grid]."""
+    lead, g2 = noise.shape[:-1], grid * grid
+    u = jnp.floor(noise[..., :g2] * values).astype(jnp.int32).reshape(lead + (grid, grid))
+    return u, noise[..., g2:g2 + values], noise[..., g2 + values:].reshape(lead + (grid, grid))
+
+
+def apply_rule(rule: Int[Array, ""], u: Int[Array, "grid grid"], symbol_noise: Float[Array, " values"],
+               perm_noise: Float[Array, "grid grid"]) -> Int[Array, "grid grid"]:
+    """One feature's rows under `rule` (an index into RULES) from its draws: every rule is
+    computed and the rule's one kept (elementwise work, quick to compile)."""
+    grid, values = u.shape[0], symbol_noise.shape[0]
+    cols = jnp.arange(grid)[None]
+    first, free = u[:, :1], u[:, :-1]  # a per-row constant or start; the free entries of arithmetic
+    symbols = jnp.argsort(symbol_noise)[:grid]  # distinct values, shared by the rows
+    candidates = jnp.stack([
+        jnp.broadcast_to(first, (grid, grid)),
+        *[(first + step * cols) % values for step in (1, 2, -1, -2)],
+        jnp.concatenate([free, free.sum(1, keepdims=True) % values], 1),
+        jnp.concatenate([free, free.at[:, 1:].multiply(-1).sum(1, keepdims=True) % values], 1),
+        symbols[jnp.argsort(perm_noise, axis=-1)],  # each row a permutation of them
+    ])
+    return candidates[rule].astype(jnp.int32)
+
+
 def rule_instance(key: jax.Array, rule: Int[Array, ""], grid: int, values: int) -> Int[Array, "grid grid"]:
-    """One feature's `grid` rows under `rule` (an index into RULES)."""
-    rows = jnp.arange(grid)
-
-    def progression(step):
-        return lambda k: (jax.random.randint(k, (grid, 1), 0, values) + step * rows[None]) % values
-
-    def arithmetic(sign):
-        def make(k):
-            xs = jax.random.randint(k, (grid, grid - 1), 0, values)
-            signed = xs.at[:, 1:].multiply(sign)
-            return jnp.concatenate([xs, signed.sum(1, keepdims=True) % values], 1)
-        return make
-
-    def constant(k):
-        return jnp.broadcast_to(jax.random.randint(k, (grid, 1), 0, values), (grid, grid))
-
-    def distribute_three(k):
-        k_sym, k_perm = jax.random.split(k)
-        symbols = jax.random.choice(k_sym, values, (grid,), replace=False)
-        return jax.vmap(lambda kk: jax.random.permutation(kk, symbols))(jax.random.split(k_perm, grid))
-
-    branches = [constant, progression(1), progression(2), progression(-1), progression(-2), arithmetic(1),
-                arithmetic(-1), distribute_three]
-    return jax.lax.switch(rule, branches, key).astype(jnp.int32)
+    """One feature's `grid` rows under `rule`."""
+    return apply_rule(rule, *draws(jax.random.uniform(key, (per_feature_noise(grid, values),)), grid, values))
 
 
 class SymbolicRaven(AbstractTask):
@@ -123,15 +133,15 @@ class SymbolicRaven(AbstractTask):
     def problems(self, key: jax.Array, split: str, batch_size: int):
         """(panels [batch, grid*grid, F] values, latent [batch, F], rules per column [batch, grid, F])."""
         c = self.cfg
-        k_lat, k_inst, k_perm = jax.random.split(key, 3)
-        pool = self.latents[split]
-        latent = pool[jax.random.randint(k_lat, (batch_size,), 0, pool.shape[0])]
-        keys = jax.random.split(k_inst, batch_size * c.features).reshape(batch_size, c.features)
-        inst = jax.vmap(jax.vmap(lambda k, r: rule_instance(k, r, c.grid, c.values)))(keys, latent)
+        pool, per = self.latents[split], per_feature_noise(c.grid, c.values)
+        # one uniform draw for the whole batch: a random call costs about a second of compilation
+        noise = jax.random.uniform(key, (batch_size, 1 + c.features * per + c.grid * c.features))
+        latent = pool[jnp.minimum((noise[:, 0] * pool.shape[0]).astype(jnp.int32), pool.shape[0] - 1)]
+        feature_noise = noise[:, 1:1 + c.features * per].reshape(batch_size, c.features, per)
+        inst = jax.vmap(jax.vmap(apply_rule))(latent, *draws(feature_noise, c.grid, c.values))
         inst = jnp.moveaxis(inst, 1, 3)  # [batch, rows, cols, F]
-        if c.permute_features:
-            perm_keys = jax.random.split(k_perm, batch_size * c.grid).reshape(batch_size, c.grid)
-            perms = jax.vmap(jax.vmap(lambda k: jax.random.permutation(k, c.features)))(perm_keys)  # [b, cols, F]
+        if c.permute_features:  # [batch, cols, F]
+            perms = jnp.argsort(noise[:, 1 + c.features * per:].reshape(batch_size, c.grid, c.features), -1)
         else:
             perms = jnp.broadcast_to(jnp.arange(c.features), (batch_size, c.grid, c.features))
         inst = jnp.take_along_axis(inst, perms[:, None], axis=-1)
