@@ -87,3 +87,15 @@ def test_r_squared():
 def test_impossible_parameters_are_refused_in_one_sentence(kwargs, message):
     with pytest.raises(ComplabError, match=message):
         Config(**kwargs)
+
+
+def test_episodes_hold_support_and_query_sets_of_one_task_each():
+    ep = TASK.episodes(jax.random.key(7), "test", 5, 10, 6)
+    assert ep["support_x"].shape == (5, 10, 4) and ep["query_y"].shape == (5, 6, 2)
+    for i in range(5):
+        want = TASK.outputs("test", ep["task"][i], jnp.concatenate([ep["support_x"][i], ep["query_x"][i]]))
+        np.testing.assert_allclose(jnp.concatenate([ep["support_y"][i], ep["query_y"][i]]), want, rtol=1e-5)
+    other = TASK.episodes(jax.random.key(7), "train", 5, 10, 6)
+    assert not np.allclose(other["support_x"], ep["support_x"])
+    with pytest.raises(ComplabError, match="has no split 'ood'"):
+        TASK.episodes(jax.random.key(7), "ood", 5, 10, 6)

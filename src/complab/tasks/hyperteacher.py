@@ -24,7 +24,8 @@ A task trains when every layer's combination is in the support (for "random" and
 "non_compositional": as stated). E.g. K = 6, one layer, max_hot 2, connected: 21
 tasks, 18 train (6 one-hots, 12 pairs), 3 held out ((0,3), (1,4), (2,5)).
 
-In-context format: `context` pairs (x_i, y_i) then the query (x_q, 0); tokens concat(x, y);
+Few-shot format (`episodes`, for meta-learning): per task a support and a query set.
+In-context format (`sample`): `context` pairs (x_i, y_i) then the query (x_q, 0); tokens concat(x, y);
 the loss is the squared error at the query (mean over outputs). R^2 = 1 - mean squared
 error / variance of the query targets, both pooled over the batch and outputs.
 `Batch.info` carries "task" (its index in `tasks`) and "embedding" ([L, K], the k-hots).
@@ -40,7 +41,9 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
+from complab import rng
 from complab.config import require
+from complab.errors import ComplabError
 from complab.tasks.base import AbstractTask, Batch, masked_mean
 
 Support = Literal["random", "connected", "disconnected", "non_compositional"]
@@ -182,6 +185,18 @@ class Hyperteacher(AbstractTask):
         tokens = jnp.concatenate([x, y.at[:, -1].set(0.0)], -1)
         mask = jnp.zeros((batch_size, c.context + 1)).at[:, -1].set(1.0)
         return Batch(x=tokens, y=y, mask=mask, info={"task": task, "embedding": self.embedding(split, task)})
+
+    def episodes(self, key: jax.Array, split: str, tasks: int, shots: int, queries: int) -> dict[str, Array]:
+        """The few-shot format (meta-learning): per task `shots` support and `queries` query
+        examples of the same task; from `split`'s own stream like `sample`."""
+        if split not in self.splits:
+            raise ComplabError(f"Hyperteacher has no split {split!r}; its splits are: {', '.join(self.splits)}")
+        k_task, k_x = jax.random.split(rng.named(key, split))
+        task = jax.random.randint(k_task, (tasks,), 0, self.tasks[split].shape[0])
+        x = uniform_inputs(k_x, (tasks, shots + queries, self.cfg.input_dim))
+        y = jax.vmap(lambda t, xs: self.outputs(split, t, xs))(task, x)
+        return {"support_x": x[:, :shots], "support_y": y[:, :shots], "query_x": x[:, shots:],
+                "query_y": y[:, shots:], "task": task, "embedding": self.embedding(split, task)}
 
     def loss(self, pred: Float[Array, "batch time out"], batch: Batch) -> Float[Array, ""]:
         return masked_mean(((pred - batch.y) ** 2).mean(-1), batch.mask)
