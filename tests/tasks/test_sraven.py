@@ -57,23 +57,30 @@ def test_rules_are_distinguishable_from_each_other():
     assert (np.diag(hits) == 40).all() and off_diagonal.max() <= 6
 
 
-def test_unpermuted_problems_follow_their_latent_rules_feature_by_feature():
-    panels, latent, rules = PROBLEMS(PLAIN, jax.random.key(3), "ood", 32)
-    grid = np.asarray(panels).reshape(32, 3, 3, 4)
+def test_unpermuted_problems_follow_their_rules_feature_by_feature():
+    panels, latent, rules, _ = PROBLEMS(PLAIN, jax.random.key(3), "ood", 32)
+    grid, rules = np.asarray(panels).reshape(32, 3, 3, 4), np.asarray(rules)
     for b in range(32):
+        assert (rules[b] == rules[b, :1]).all() and sorted(rules[b, 0]) == list(np.asarray(latent[b]))
         for f in range(4):
-            assert _follows(RULES[int(latent[b, f])], grid[b, :, :, f], 8)
-    np.testing.assert_array_equal(rules, np.broadcast_to(np.asarray(latent)[:, None], (32, 3, 4)))
+            assert _follows(RULES[int(rules[b, 0, f])], grid[b, :, :, f], 8)
+
+
+def test_the_multiset_is_assigned_to_features_in_a_random_order():
+    _, latent, rules, _ = PROBLEMS(PLAIN, jax.random.key(8), "train", 256)
+    mixed = np.asarray(latent)[:, 0] != np.asarray(latent)[:, -1]
+    assert (np.asarray(rules)[mixed, 0, 0] != np.asarray(latent)[mixed, 0]).mean() > 0.3  # not always ascending
 
 
 def test_feature_permutation_is_per_column_and_shared_by_the_rows():
-    panels, latent, rules = PROBLEMS(TASK, jax.random.key(4), "train", 64)
-    plain = PROBLEMS(PLAIN, jax.random.key(4), "train", 64)[0]
-    a, b = np.asarray(panels).reshape(64, 3, 3, 4), np.asarray(plain).reshape(64, 3, 3, 4)
-    np.testing.assert_array_equal(np.sort(a, -1), np.sort(b, -1))  # a permutation within each panel
-    assert not (a == b).all()
-    for j in range(3):  # the same rule assignment in every row of a column
-        assert (np.sort(np.asarray(rules)[:, j], -1) == np.asarray(latent)).all()
+    panels, latent, rules, perms = PROBLEMS(TASK, jax.random.key(4), "train", 64)
+    plain, _, plain_rules, _ = PROBLEMS(PLAIN, jax.random.key(4), "train", 64)
+    a, b, perms = np.asarray(panels).reshape(64, 3, 3, 4), np.asarray(plain).reshape(64, 3, 3, 4), np.asarray(perms)
+    for i in range(64):
+        for c in range(3):  # column c's slot f holds feature perms[c, f], in every row
+            np.testing.assert_array_equal(a[i, :, c], b[i, :, c][:, perms[i, c]])
+            np.testing.assert_array_equal(np.asarray(rules)[i, c], np.asarray(plain_rules)[i, c][perms[i, c]])
+    assert len({tuple(perms[i, c]) for i in range(64) for c in range(3)}) > 12  # permutations vary by column
 
 
 def test_tokens_targets_and_accuracy():

@@ -10,8 +10,12 @@ the rules (values V, a row's entries r_1..r_n, n = grid):
 - addition: r_n = (r_1 + ... + r_{n-1}) mod V; subtraction: r_n = (r_1 - r_2 - ... - r_{n-1})
   mod V (the others drawn per row);
 - distribute-three: n distinct values, the same for every row, each row a permutation.
-A problem's latent is the multiset of the features' rules (rule of feature f =
-latent[f], ascending): C(8 + F - 1, F) of them (330 for 4 features). A permutation
+A problem's latent is the multiset of the features' rules (ascending rule indices):
+C(8 + F - 1, F) of them (330 for 4 features); each problem assigns its multiset to the
+features in a random order (the paper's code assigns it in ascending order; without
+the feature permutation that would tie each rule to a feature position, so a held-out
+multiset could put a rule where training never had it, e.g. distribute-three on
+feature 0 only in [7, 7]; with the permutation on, both give the same distribution). A permutation
 from `split_seed` holds out `frac_ood` of them ("ood": unseen rule combinations);
 "train" and "test" draw from the others (test: fresh problems, the paper's "test").
 With `permute_features`, each problem and panel column gets its own permutation of the
@@ -22,8 +26,9 @@ Tokens: the first grid^2 - 1 panels row by row, one token per (panel, feature), 
 one-hot over the V values; then `features` zero tokens, the queries (36 tokens for the
 paper's sizes). Targets: the last panel's features, one-hot at the query tokens;
 cross-entropy at the queries; accuracy = every feature of the last panel right.
-`Batch.info`: "latent" ([F] rule indices) and "rules" (feature f's rule per column
-after the permutation, [grid, F]).
+`Batch.info`: "latent" ([F] rule indices, ascending), "rules" (the rule of feature
+slot f in each column, [grid, F]) and "perms" (column c's slot f holds the problem's
+feature perms[c, f], [grid, F]).
 """
 
 import itertools
@@ -131,31 +136,33 @@ class SymbolicRaven(AbstractTask):
         return self.cfg.values, self.cfg.values
 
     def problems(self, key: jax.Array, split: str, batch_size: int):
-        """(panels [batch, grid*grid, F] values, latent [batch, F], rules per column [batch, grid, F])."""
+        """(panels [batch, grid*grid, F] values, latent [batch, F], rules and perms per column [batch, grid, F])."""
         c = self.cfg
         pool, per = self.latents[split], per_feature_noise(c.grid, c.values)
         # one uniform draw for the whole batch: a random call costs about a second of compilation
-        noise = jax.random.uniform(key, (batch_size, 1 + c.features * per + c.grid * c.features))
+        noise = jax.random.uniform(key, (batch_size, 1 + c.features * per + (c.grid + 1) * c.features))
         latent = pool[jnp.minimum((noise[:, 0] * pool.shape[0]).astype(jnp.int32), pool.shape[0] - 1)]
         feature_noise = noise[:, 1:1 + c.features * per].reshape(batch_size, c.features, per)
-        inst = jax.vmap(jax.vmap(apply_rule))(latent, *draws(feature_noise, c.grid, c.values))
+        order_noise = noise[:, 1 + c.features * per:].reshape(batch_size, c.grid + 1, c.features)
+        assigned = jnp.take_along_axis(latent, jnp.argsort(order_noise[:, 0], -1), axis=-1)  # rule of feature f
+        inst = jax.vmap(jax.vmap(apply_rule))(assigned, *draws(feature_noise, c.grid, c.values))
         inst = jnp.moveaxis(inst, 1, 3)  # [batch, rows, cols, F]
         if c.permute_features:  # [batch, cols, F]
-            perms = jnp.argsort(noise[:, 1 + c.features * per:].reshape(batch_size, c.grid, c.features), -1)
+            perms = jnp.argsort(order_noise[:, 1:], -1)
         else:
             perms = jnp.broadcast_to(jnp.arange(c.features), (batch_size, c.grid, c.features))
         inst = jnp.take_along_axis(inst, perms[:, None], axis=-1)
-        rules = jnp.take_along_axis(jnp.broadcast_to(latent[:, None], perms.shape), perms, axis=-1)
-        return inst.reshape(batch_size, c.grid * c.grid, c.features), latent, rules
+        rules = jnp.take_along_axis(jnp.broadcast_to(assigned[:, None], perms.shape), perms, axis=-1)
+        return inst.reshape(batch_size, c.grid * c.grid, c.features), latent, rules, perms
 
     def generate(self, key: jax.Array, split: str, batch_size: int) -> Batch:
         c = self.cfg
-        panels, latent, rules = self.problems(key, split, batch_size)
+        panels, latent, rules, perms = self.problems(key, split, batch_size)
         shown = jax.nn.one_hot(panels[:, :-1].reshape(batch_size, -1), c.values)
         x = jnp.concatenate([shown, jnp.zeros((batch_size, c.features, c.values))], 1)
         y = jnp.zeros_like(x).at[:, -c.features:].set(jax.nn.one_hot(panels[:, -1], c.values))
         mask = jnp.zeros((batch_size, c.seq_len)).at[:, -c.features:].set(1.0)
-        return Batch(x=x, y=y, mask=mask, info={"latent": latent, "rules": rules})
+        return Batch(x=x, y=y, mask=mask, info={"latent": latent, "rules": rules, "perms": perms})
 
     def loss(self, pred: Float[Array, "batch time values"], batch: Batch) -> Float[Array, ""]:
         return masked_mean(-(jax.nn.log_softmax(pred) * batch.y).sum(-1), batch.mask)
