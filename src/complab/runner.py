@@ -132,17 +132,22 @@ def check_seeds(seeds) -> None:
 
 def evaluate_claim(exp, results: Results, cfg) -> list[Check]:
     """The experiment's checks; when failed runs leave them without numbers, one failing
-    check that says so (also when no run finished at all: a check over no seeds would pass
-    vacuously)."""
-    if results.failures and not results.rows:
-        return [Check("the claim could not be evaluated: no run finished", False, "; ".join(results.failures))]
+    check that says so, and so when no run finished at all (a check over no seeds would
+    pass vacuously). Checks judged over the runs that finished while others failed get a
+    failing check naming the failures: the claim is not shown by part of its runs."""
+    if not results.rows:
+        return [Check("the claim could not be evaluated: no run finished", False,
+                      "; ".join(results.failures) or "no rows were stored")]
     try:
-        return list(exp.expect(results, cfg))
+        checks = list(exp.expect(results, cfg))
     except Exception as e:  # noqa: BLE001 - rows missing because runs failed; without failures it is a bug
         if not results.failures:
             raise
         return [Check("the claim could not be evaluated: runs failed", False,
                       f"{'; '.join(results.failures)} ({type(e).__name__}: {e})")]
+    if results.failures:
+        checks.append(Check("every run of the claim finished", False, "; ".join(results.failures)))
+    return checks
 
 
 def _prepare(experiment_id: str, tier: str, seeds, overrides: dict[str, Any] | None, trackers: tuple[str, ...]):

@@ -18,21 +18,26 @@ comparison no paper has runs DeltaNet, the SRWM and the gated linear RNN of Zucc
 et al. on the same split with the same blocks (they are causal; the query is last, so
 it sees the whole context).
 
-Checks (seed means; each seed's number is shown), each with a precondition that softmax
-fits the training combinations (train R^2 >= 0.5), so an unlearned ordering of noise
-cannot pass:
-1. On held-out combinations ("test"): R^2 HYLA >= softmax.
-2. On held-out combinations: R^2 softmax > linear.
+Checks (seed means; each seed's number is shown), each with a precondition that the
+models it compares fit the training combinations (train R^2 >= 0.5), so an ordering
+of unlearned noise cannot pass:
+1. On held-out combinations ("test"): R^2 HYLA >= softmax (both fit).
+2. On held-out combinations: R^2 softmax > linear (softmax fits).
 3. Latent decoding (the paper's probe): ridge (l2 = 1) from the scores at (query =
    last, key = last) of every layer and head to the terms' sign patterns, on sequences
    sharing one fixed query input, fit and scored on two halves of sequences of
    training combinations. HYLA's R^2 must exceed that of the same probe on the same
-   HYLA at initialisation by >= 0.2 in every seed (the scores of an untrained net also
-   vary with the context; what training adds is the code). The variant the issue
+   HYLA at initialisation by >= 0.2 in every seed, HYLA fitting (the scores of an
+   untrained net also vary with the context; what training adds is the code). This
+   says training makes HYLA's scores a code of the task; the softmax and linear
+   numbers are shown beside it, not compared. The variant the issue
    asks for (fit on training combinations, scored on held-out ones) is stored as
    `decode_r2_held_out`, for all three attentions.
 
-Choices where the paper leaves room: "R^2 >=" between HYLA and softmax is compared on
+Choices where the paper leaves room: sequences of 32 tokens (the issue's; the paper's
+config file has 16 and its sweeps 16-96, its latent analysis 96); the relative bias is
+bidirectional (the paper's code uses one bucket set for both directions, which changes
+only the context tokens' view, not the query's). "R^2 >=" between HYLA and softmax is compared on
 seed means, without a margin; the 0.5 train-fit precondition and the 0.2 decoding
 margin are ours. The paper's projections carry biases, ours do not; its relative-bias
 table starts random, ours at zero. Test and OOD R^2 use `eval_batch` sequences from
@@ -98,6 +103,7 @@ class Config:
                 f"ones), got {self}")
         require(self.eval_batch >= 2 and self.probe_batch >= 4, f"eval_batch must be >= 2 and probe_batch >= 4, "
                 f"got {self.eval_batch}, {self.probe_batch}")
+        require(self.task.frac_ood > 0, "the experiment reports the OOD split: task.frac_ood must be > 0")
 
 
 def cells(cfg: Config) -> list[dict]:
@@ -208,26 +214,30 @@ def expect(results: Results, cfg: Config) -> list[Check]:
         return float(np.mean(list(values.values())))
 
     test = {m: each(m, "r2", split="test") for m in ATTENTIONS}
-    fit = each("softmax", "r2", split="train")
-    fits = all(v >= FITS_TRAINING for v in fit.values())
-    pre = "" if fits else "precondition failed: softmax did not fit the training combinations; "
-    fit_text = f"; softmax train R^2 {per_seed(fit, '{:.3f}')}"
+    fit = {m: each(m, "r2", split="train") for m in ("hyla", "softmax")}
+    fits = {m: all(v >= FITS_TRAINING for v in fit[m].values()) for m in fit}
+
+    def pre(*models):
+        bad = [m for m in models if not fits[m]]
+        return f"precondition failed: {' and '.join(bad)} did not fit the training combinations; " if bad else ""
 
     def compare(a, b):
-        return (f"{pre}mean R^2 {a} {mean(test[a]):.3f}, {b} {mean(test[b]):.3f}; {a}: {per_seed(test[a], '{:.3f}')}; "
-                f"{b}: {per_seed(test[b], '{:.3f}')}{fit_text}")
+        return (f"{pre(*[m for m in (a, b) if m in fits])}mean R^2 {a} {mean(test[a]):.3f}, {b} {mean(test[b]):.3f}; "
+                f"{a}: {per_seed(test[a], '{:.3f}')}; {b}: {per_seed(test[b], '{:.3f}')}; train R^2 "
+                + "; ".join(f"{m} {per_seed(fit[m], '{:.3f}')}" for m in fit))
 
     dec, dec0 = each("hyla", "decode_r2"), each("hyla", "decode_r2_init")
     others = {m: mean(each(m, "decode_r2")) for m in ("softmax", "linear")}
     return [
-        Check(f"held-out combinations: R^2 HYLA >= softmax (seed means; softmax fits training, train R^2 >= "
-              f"{FITS_TRAINING})", fits and mean(test["hyla"]) >= mean(test["softmax"]), compare("hyla", "softmax")),
+        Check(f"held-out combinations: R^2 HYLA >= softmax (seed means; both fit training, train R^2 >= "
+              f"{FITS_TRAINING})", fits["hyla"] and fits["softmax"] and mean(test["hyla"]) >= mean(test["softmax"]),
+              compare("hyla", "softmax")),
         Check("held-out combinations: R^2 softmax > linear (seed means; softmax fits training)",
-              fits and mean(test["softmax"]) > mean(test["linear"]), compare("softmax", "linear")),
+              fits["softmax"] and mean(test["softmax"]) > mean(test["linear"]), compare("softmax", "linear")),
         Check(f"HYLA's last-query scores decode the latent terms: ridge R^2 >= {DECODE_MARGIN} above the same probe "
-              "at initialisation, in every seed",
-              all(dec[s] - dec0[s] >= DECODE_MARGIN for s in seeds),
-              f"trained {per_seed(dec, '{:.3f}')}; at initialisation {per_seed(dec0, '{:.3f}')}; seed-mean "
+              "at initialisation, in every seed (HYLA fits training)",
+              fits["hyla"] and all(dec[s] - dec0[s] >= DECODE_MARGIN for s in seeds),
+              f"{pre('hyla')}trained {per_seed(dec, '{:.3f}')}; at initialisation {per_seed(dec0, '{:.3f}')}; seed-mean "
               f"softmax {others['softmax']:.3f}, linear {others['linear']:.3f}; fit on training combinations, "
               f"scored on held-out ones: HYLA {per_seed(each('hyla', 'decode_r2_held_out'), '{:.3f}')}"),
     ]
