@@ -237,9 +237,9 @@ def expect(results: Results, cfg: Config) -> list[Check]:
         Check(f"HYLA's last-query scores decode the latent terms: ridge R^2 >= {DECODE_MARGIN} above the same probe "
               "at initialisation, in every seed (HYLA fits training)",
               fits["hyla"] and all(dec[s] - dec0[s] >= DECODE_MARGIN for s in seeds),
-              f"{pre('hyla')}trained {per_seed(dec, '{:.3f}')}; at initialisation {per_seed(dec0, '{:.3f}')}; seed-mean "
-              f"softmax {others['softmax']:.3f}, linear {others['linear']:.3f}; fit on training combinations, "
-              f"scored on held-out ones: HYLA {per_seed(each('hyla', 'decode_r2_held_out'), '{:.3f}')}"),
+              f"{pre('hyla')}trained {per_seed(dec, '{:.3f}')}; at initialisation {per_seed(dec0, '{:.3f}')}; "
+              f"seed-mean softmax {others['softmax']:.3f}, linear {others['linear']:.3f}; fit on training "
+              f"combinations, scored on held-out ones: HYLA {per_seed(each('hyla', 'decode_r2_held_out'), '{:.3f}')}"),
     ]
 
 

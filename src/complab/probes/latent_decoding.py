@@ -5,8 +5,10 @@ from adapted task embeddings to the teacher's module embedding; the bottleneck
 model's latent code in Kobayashi et al. 2024).
 
 Ridge regression with an unpenalised intercept (features and targets centred on the
-fitting set), penalty `l2` (the paper's code: 1.0), fit on one set of codes and scored
-on another by the coefficient of determination per target dimension,
+fitting set), penalty `l2` (1.0 in the paper's code, whose ridge appends a constant
+column, penalises it with the weights and solves by 10 conjugate-gradient steps; here
+the exact solution with a free intercept), fit on one set of codes and scored on
+another by the coefficient of determination per target dimension,
 
     R^2_j = 1 - sum_i (y_ij - y^_ij)^2 / sum_i (y_ij - mean_i y_ij)^2,
 

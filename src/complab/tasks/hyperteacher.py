@@ -14,15 +14,21 @@ products). Inputs x ~ U[-sqrt 3, sqrt 3]^d (unit variance); each task's outputs 
 standardised per output by their mean and standard deviation over 1,000 fixed inputs
 (from `teacher_seed`), as the paper normalises its teacher's logits.
 
-Supports (which tasks train; the rest are held out, split "test"), as the paper names them:
-- "random": a permutation drawn from `teacher_seed` holds out `frac_ood` of all tasks;
+Supports (which tasks train, split "train"; which are held out, split "test"), as the
+paper names them:
+- "random": a permutation drawn from `split_seed` holds out `frac_ood` of all tasks;
 - "connected": per layer, the one-hots and the pairs (i, i+1), (i, i+2) mod K;
-- "disconnected": per layer, combinations inside {0..K/2-1} or inside {K/2..K-1};
+- "disconnected": per layer, combinations inside {0..K/2-1} or inside {K/2..K-1} (K even);
 - "non_compositional": tasks whose last layer uses the last module are held out (that
   module is never seen there).
-A task trains when every layer's combination is in the support (for "random" and
-"non_compositional": as stated). E.g. K = 6, one layer, max_hot 2, connected: 21
-tasks, 18 train (6 one-hots, 12 pairs), 3 held out ((0,3), (1,4), (2,5)).
+For connected and disconnected, a task trains when every layer's combination is in
+the support, and the held-out tasks are the same for both, as in the paper's code:
+those with a layer combination in neither support (the rest are unused), so the two
+supports are compared on one test set. E.g. K = 6, one layer, max_hot 2: 21 tasks;
+connected trains 18 (6 one-hots, 12 pairs), disconnected 12; both hold out (0,3), (1,4),
+(2,5). With several generated layers the paper's disconnected support also keeps every
+layer in the same half with the same number of modules; here the layers are
+independent (a product).
 
 Few-shot format (`episodes`, for meta-learning): per task a support and a query set.
 In-context format (`sample`): `context` pairs (x_i, y_i) then the query (x_q, 0); tokens concat(x, y);
@@ -61,7 +67,8 @@ class Config:
     support: Support = "connected"
     frac_ood: float = 0.25  # the "random" support's held-out fraction
     context: int = 32  # (x, y) pairs before the query
-    teacher_seed: int = 2024
+    teacher_seed: int = 2024  # the teacher's weights and the normalisation inputs
+    split_seed: int = 2024  # the "random" support's held-out tasks
 
     def __post_init__(self):
         require(self.modules >= 2 and self.max_hot in (1, 2) and self.generated_layers >= 1,
@@ -71,6 +78,9 @@ class Config:
                 f"the hyperteacher needs input_dim, hidden, output_dim, context >= 1 and 0 < frac_ood < 1; got {self}")
         require(self.support in ("random", "connected", "disconnected", "non_compositional"),
                 f"support must be random, connected, disconnected or non_compositional, got {self.support!r}")
+        require(self.support != "disconnected" or self.modules % 2 == 0,
+                f"the disconnected support splits the modules into two halves: modules must be even, got "
+                f"{self.modules}")
         train, test = split_tasks(self)
         require(len(train) > 0 and len(test) > 0,
                 f"the {self.support} support with modules={self.modules}, max_hot={self.max_hot} and "
@@ -101,15 +111,15 @@ def split_tasks(cfg: Config) -> tuple[np.ndarray, np.ndarray]:
     tasks = np.array(list(itertools.product(range(len(combos)), repeat=cfg.generated_layers)),
                      dtype=np.int32).reshape(-1, cfg.generated_layers)
     if cfg.support == "random":
-        perm = np.random.default_rng(cfg.teacher_seed).permutation(len(tasks))
+        perm = np.random.default_rng(cfg.split_seed).permutation(len(tasks))
         n_test = int(len(tasks) * cfg.frac_ood)
         return tasks[np.sort(perm[n_test:])], tasks[np.sort(perm[:n_test])]
     if cfg.support == "non_compositional":
         held = combos[tasks[:, -1], -1] == 1
-    else:
-        ok = np.array([_in_support(c, cfg.support) for c in combos])
-        held = ~ok[tasks].all(1)
-    return tasks[~held], tasks[held]
+        return tasks[~held], tasks[held]
+    ok = {s: np.array([_in_support(c, s) for c in combos]) for s in ("connected", "disconnected")}
+    held = ~(ok["connected"] | ok["disconnected"])[tasks].all(1)
+    return tasks[ok[cfg.support][tasks].all(1)], tasks[held]
 
 
 class Teacher(eqx.Module):
