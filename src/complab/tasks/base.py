@@ -35,11 +35,16 @@ class AbstractTask(eqx.Module):
     splits: eqx.AbstractVar[tuple[str, ...]]
 
     def sample(self, key: jax.Array, split: str, batch_size: int) -> Batch:
+        return self.generate(self.stream(key, split), split, batch_size)
+
+    def stream(self, key: jax.Array, split: str) -> jax.Array:
+        """`split`'s own stream of `key` (refusing a split the task does not have): what any
+        other format a task serves (e.g. few-shot episodes) draws from."""
         if split not in self.splits:
             raise ComplabError(
                 f"{type(self).__name__} has no split {split!r}; its splits are: {', '.join(self.splits)}"
             )
-        return self.generate(rng.named(key, split), split, batch_size)
+        return rng.named(key, split)
 
     @abc.abstractmethod
     def generate(self, key: jax.Array, split: str, batch_size: int) -> Batch:

@@ -47,9 +47,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
-from complab import rng
 from complab.config import require
-from complab.errors import ComplabError
 from complab.tasks.base import AbstractTask, Batch, masked_mean
 
 Support = Literal["random", "connected", "disconnected", "non_compositional"]
@@ -199,9 +197,7 @@ class Hyperteacher(AbstractTask):
     def episodes(self, key: jax.Array, split: str, tasks: int, shots: int, queries: int) -> dict[str, Array]:
         """The few-shot format (meta-learning): per task `shots` support and `queries` query
         examples of the same task; from `split`'s own stream like `sample`."""
-        if split not in self.splits:
-            raise ComplabError(f"Hyperteacher has no split {split!r}; its splits are: {', '.join(self.splits)}")
-        k_task, k_x = jax.random.split(rng.named(key, split))
+        k_task, k_x = jax.random.split(self.stream(key, split))
         task = jax.random.randint(k_task, (tasks,), 0, self.tasks[split].shape[0])
         x = uniform_inputs(k_x, (tasks, shots + queries, self.cfg.input_dim))
         y = jax.vmap(lambda t, xs: self.outputs(split, t, xs))(task, x)
