@@ -6,11 +6,12 @@
   the same network in plain PyTorch (eager; one thread, then two), timed in the same
   run when PyTorch is installed (`pip install 'complab[bench]'`); the ratio is
   complab's step time over PyTorch's (on the CPU, whatever device complab runs on).
-- `fuzzy_softmax` / `fuzzy_hyla`: the size of the fuzzy-logic experiment of Schug et
-  al. 2024 (4 variables, 2 terms: tokens of 5 numbers, length 32, width 64, 2 layers,
-  8 heads, batch 128, squared error at the query), with softmax attention and with
-  HYLA: the anchors are the paper's public code on this machine kind, 78 ms and 143 ms
-  per step (issue 11).
+- `fuzzy_softmax` / `fuzzy_hyla`: the training step of `hyla_fuzzy_logic`'s cpu tier
+  (Schug et al. 2024: 4 variables, 2 terms, length 32, width 64, 2 layers, 8 heads of 2
+  query / key / value dimensions, T5 bias, batch 128, squared error at the query), its
+  own task, model and loss, with softmax attention and with HYLA: the anchors are the
+  paper's public code at that size on this machine kind, 78 ms and 143 ms per step
+  (issue 11).
 """
 
 from dataclasses import dataclass
@@ -19,11 +20,14 @@ import jax
 import jax.numpy as jnp
 
 from complab.bench.experiments import measure_fit
-from complab.learners import optim
+from complab.experiments import hyla_fuzzy_logic as exp
+from complab.learners import optim, supervised
 from complab.learners.supervised import Supervised, predict
 from complab.models import feedforward, sequence
-from complab.models.mixers import hyla, softmax_attention
+from complab.models.mixers import softmax_attention
+from complab.tasks import fuzzy_logic
 from complab.tasks.base import Batch
+from complab.training import as_data
 
 ANCHOR_MS = {"fuzzy_softmax": 78.0, "fuzzy_hyla": 143.0}
 TRANSFORMER = dict(layers=2, width=64, heads=4, length=64, batch=64, vocab=16)
@@ -67,23 +71,12 @@ def transformer_case():
     return learner, learner.init(jax.random.key(1), model), data
 
 
-def _query_error(model, batch, key):
-    pred = predict(model, batch, key, train=True)[:, -1, 0]
-    return jnp.mean((pred - batch.y[:, -1, 0]) ** 2)
-
-
 def fuzzy_case(mixer: str):
-    attention = (hyla.Config(heads=8, causal=False) if mixer == "hyla"
-                 else softmax_attention.Config(heads=8, causal=False))
-    cfg = sequence.Config(mixer=attention, layers=2, d_model=64, norm="pre", ff=feedforward.MLPConfig())
-    model = sequence.SequenceModel(cfg, 5, 1, key=jax.random.key(0))
-    learner = Supervised(optim.Config(lr=1e-3), _query_error)
-
-    def data(key, t):
-        x = jax.random.uniform(key, (128, 32, 5))
-        return Batch(x=x.at[:, -1, -1].set(0.0), y=x[..., -1:], mask=jnp.ones((128, 32)), info={})
-
-    return learner, learner.init(jax.random.key(1), model), data
+    cfg = exp.EXPERIMENT.tiers["cpu"]
+    task = fuzzy_logic.FuzzyLogic(cfg.task)
+    model = sequence.SequenceModel(exp.model_config(cfg, mixer), *task.dims, key=jax.random.key(0))
+    learner = Supervised(cfg.train, supervised.at_last(task.loss))
+    return learner, learner.init(jax.random.key(1), model), as_data(task, cfg.batch_size)
 
 
 def reference(on_figure=None) -> list[RefFigure]:
