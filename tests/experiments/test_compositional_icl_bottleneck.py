@@ -29,6 +29,7 @@ def test_all_checks_pass_on_results_that_show_the_claim():
     (dict(bottleneck=(0.93, 0.7)), [True, False, True]),  # the bottleneck's gap is as large
     (dict(transformer=(0.95, (0.5, 0.5, 0.88)), bottleneck=(0.93, (0.9, 0.9, 0.86))),
      [True, True, False]),  # one seed below the transformer
+    (dict(transformer=(0.05, 0.02), bottleneck=(0.06, 0.05)), [False, False, False]),  # nothing learned
 ])
 def test_each_check_fails_when_its_numbers_leave_the_claim(kw, want):
     assert [c.passed for c in EXPERIMENT.expect(_results(**kw), CFG)] == want
