@@ -1,0 +1,84 @@
+"""Sparse-MAML (von Oswald, Zhao, Kobayashi, Schug, Caccia, Zucchet, Sacramento 2021,
+"Learning where to learn: gradient sparsity in meta and continual learning").
+
+MAML (learners/maml.py) whose inner updates pass through a meta-learned binary mask,
+one entry per fast parameter: the inner loop changes a weight only where its mask is
+on. The mask is a step function of real mask parameters m, 1[m >= 0], whose gradient
+is passed straight through (d mask / d m = 1); m is meta-learned with the model by the
+outer optimiser, differentiated through the inner loop (or first order). m starts at
+`mask_init` everywhere (> 0: every weight adapts at first, plain MAML).
+
+Metrics add "mask_on", the fraction of fast parameters whose mask is on;
+`mask_fraction(state)` gives it per parameter array.
+"""
+
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array
+
+from complab.learners import meta, optim
+from complab.learners.maml import MAML
+
+
+class State(eqx.Module):
+    model: Any
+    mask: Any  # real mask parameters, shaped like the fast parameters
+    opt_state: Any
+    step: Array
+
+
+def straight_through_step(m: Array) -> Array:
+    """1[m >= 0] forward, identity gradient backward."""
+    return m + jax.lax.stop_gradient((m >= 0).astype(m.dtype) - m)
+
+
+class SparseMAML(MAML):
+    mask_init: float = eqx.field(static=True, default=0.5)
+
+    def init(self, key: jax.Array, model: Any) -> State:
+        del key
+        fast, _ = meta.split(model, self.fast)
+        mask = jax.tree.map(lambda p: jnp.full_like(p, self.mask_init), fast)
+        optim.check_groups(self.outer.groups, (eqx.filter(model, eqx.is_inexact_array), mask))
+        params = (eqx.filter(model, eqx.is_inexact_array), mask)
+        return State(model=model, mask=mask, opt_state=optim.optimizer(self.outer).init(params),
+                     step=jnp.zeros((), jnp.int32))
+
+    def params(self, state: State) -> Any:
+        return eqx.filter(state.model, eqx.is_inexact_array), state.mask
+
+    def episode_loss_masked(self, model: Any, mask: Any, batch: dict) -> tuple[Array, dict]:
+        gate = jax.tree.map(straight_through_step, mask)
+
+        def task(sx, sy, qx, qy):
+            adapted, before = meta.adapt(self.loss, model, self.fast, sx, sy, self.inner, gate=gate,
+                                         first_order=self.first_order)
+            return self.loss(adapted, qx, qy), before
+
+        query, support = meta.per_task(task, batch)
+        return query.mean(), {"support_loss": support.mean()}
+
+    def step(self, key: jax.Array, state: State, batch: dict) -> tuple[State, dict]:
+        del key
+        meta.check_episode(batch)
+        (loss, aux), grads = eqx.filter_value_and_grad(
+            lambda mm, b: self.episode_loss_masked(*mm, b), has_aux=True)((state.model, state.mask), batch)
+        updates, opt_state = optim.optimizer(self.outer).update(grads, state.opt_state, self.params(state))
+        model, mask = eqx.apply_updates((state.model, state.mask), updates)
+        on = _on(mask)
+        return State(model=model, mask=mask, opt_state=opt_state, step=state.step + 1), {"loss": loss, **aux,
+                                                                                         "mask_on": on}
+
+
+def _on(mask: Any) -> Array:
+    leaves = jax.tree.leaves(mask)
+    return sum((m >= 0).sum() for m in leaves) / sum(m.size for m in leaves)
+
+
+def mask_fraction(state: State) -> dict[str, float]:
+    """The fraction of entries whose mask is on, per fast parameter array (by path)."""
+    return {jax.tree_util.keystr(p): float((m >= 0).mean()) for p, m in jax.tree_util.tree_leaves_with_path(
+        state.mask)}
