@@ -105,8 +105,8 @@ def test_a_meta_step_lowers_the_query_loss_and_refuses_non_episodes():
 
 def test_sparse_maml_masks_gate_the_inner_loop_and_learn_through_the_step():
     model, batch = _tiny(jax.random.key(0)), _episodes(jax.random.key(1))
-    off = sparse_maml.SparseMAML(optim.Config(lr=0.01), meta.Inner(lr=0.1, steps=3), mse, mask_init=-0.5)
-    on = sparse_maml.SparseMAML(optim.Config(lr=0.01), meta.Inner(lr=0.1, steps=3), mse, mask_init=0.5)
+    off = sparse_maml.SparseMAML(optim.Config(lr=0.01), meta.Inner(lr=0.1, steps=3), mse, mask_shift=-0.5)
+    on = sparse_maml.SparseMAML(optim.Config(lr=0.01), meta.Inner(lr=0.1, steps=3), mse, mask_shift=0.5)
     s_off, s_on = off.init(jax.random.key(0), model), on.init(jax.random.key(0), model)
     # all masks off: the inner loop changes nothing, so the query loss is the unadapted one
     loss_off, _ = off.episode_loss_masked(model, s_off.mask, batch)
@@ -121,6 +121,8 @@ def test_sparse_maml_masks_gate_the_inner_loop_and_learn_through_the_step():
     _, metrics = on.step(jax.random.key(0), s_on, batch)
     assert float(metrics["mask_on"]) == 1.0
     assert set(sparse_maml.mask_fraction(s_off).values()) == {0.0}
+    half = sparse_maml.SparseMAML(on.outer, on.inner, mse).init(jax.random.key(1), model)
+    assert 0.3 < float(sparse_maml._on(half.mask)) < 0.7  # the paper's random, centred start
 
 
 def _linear_problem(lam, dtype=jnp.float64):

@@ -5,8 +5,11 @@ MAML (learners/maml.py) whose inner updates pass through a meta-learned binary m
 one entry per fast parameter: the inner loop changes a weight only where its mask is
 on. The mask is a step function of real mask parameters m, 1[m >= 0], whose gradient
 is passed straight through (d mask / d m = 1); m is meta-learned with the model by the
-outer optimiser, differentiated through the inner loop (or first order). m starts at
-`mask_init` everywhere (> 0: every weight adapts at first, plain MAML).
+outer optimiser, differentiated through the inner loop or first order (the paper's
+code: first order, the mask still learning through `phi - lr * mask * grad`). As in
+that code, m starts random and centred, m ~ `mask_shift` + U(-`mask_scale`,
+`mask_scale`), so about half the weights adapt at first (a large shift: all on, plain
+MAML, or all off).
 
 Metrics add "mask_on", the fraction of fast parameters whose mask is on;
 `mask_fraction(state)` gives it per parameter array.
@@ -36,12 +39,15 @@ def straight_through_step(m: Array) -> Array:
 
 
 class SparseMAML(MAML):
-    mask_init: float = eqx.field(static=True, default=0.5)
+    mask_scale: float = eqx.field(static=True, default=0.1)
+    mask_shift: float = eqx.field(static=True, default=0.0)
 
     def init(self, key: jax.Array, model: Any) -> State:
-        del key
         fast, _ = meta.split(model, self.fast)
-        mask = jax.tree.map(lambda p: jnp.full_like(p, self.mask_init), fast)
+        leaves, tree = jax.tree.flatten(fast)
+        keys = jax.random.split(key, len(leaves))
+        mask = jax.tree.unflatten(tree, [self.mask_shift + jax.random.uniform(
+            k, p.shape, p.dtype, -self.mask_scale, self.mask_scale) for k, p in zip(keys, leaves)])
         optim.check_groups(self.outer.groups, (eqx.filter(model, eqx.is_inexact_array), mask))
         params = (eqx.filter(model, eqx.is_inexact_array), mask)
         return State(model=model, mask=mask, opt_state=optim.optimizer(self.outer).init(params),
