@@ -167,3 +167,14 @@ def test_the_contrastive_rule_approaches_the_implicit_gradient_as_beta_shrinks()
             jnp.subtract, contrastive.Contrastive(**kw, beta=b).meta_gradient(model, batch)[1], truth))))
             for b in (1e-3, 1e-4)]
         assert 5 < err[0] / err[1] < 20 and err[1] < 1e-4 * np.sqrt(float(meta.sq_norm(truth))), err
+
+
+def test_the_symmetric_estimate_cancels_the_first_order_bias():
+    with jax.enable_x64(True):
+        model, batch = _linear_problem(1.0)
+        kw = dict(outer=optim.Config(), inner=meta.Inner(lr=0.1, steps=4000), loss=mse, lam=1.0, beta=0.05)
+        _, truth = implicit.Implicit(**{k: v for k, v in kw.items() if k != "beta"}, cg_steps=100).meta_gradient(
+            model, batch)
+        err = [np.sqrt(float(meta.sq_norm(jax.tree.map(jnp.subtract, contrastive.Contrastive(
+            **kw, symmetric=s).meta_gradient(model, batch)[1], truth)))) for s in (False, True)]
+        assert err[1] < err[0] / 10, err

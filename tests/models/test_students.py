@@ -24,7 +24,7 @@ def test_the_linear_hypernetwork_with_the_teachers_templates_is_the_teacher():
     student = students.Config(hidden=5, layers=2, modules=4).build(6, 2, key=jax.random.key(0))
     e = jnp.asarray(hyperteacher.layer_combinations(4, 2)[[1, 5]], jnp.float32)  # one module, then a pair
     student = eqx.tree_at(lambda s: (s.templates, s.embedding, s.readout), student,
-                          ([t / teacher.scale for t in teacher.thetas], e, teacher.readout))
+                          ([t / teacher.scale for t in teacher.thetas], e, teacher.readout))  # readout_bias stays 0
     x = jax.random.normal(jax.random.key(1), (9, 6))
     np.testing.assert_allclose(student(x), teacher(e, x), rtol=1e-5, atol=1e-6)
 

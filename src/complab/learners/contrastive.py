@@ -10,8 +10,12 @@ meta-gradient estimate is the difference of the parameter gradients of the two p
 
 first derivatives only. As beta -> 0 with the phases at their minima, g tends to the
 implicit-differentiation meta-gradient (learners/implicit.py); its bias is O(beta)
-plus what the finite inner solves leave. `nudged_steps` (0: `inner.steps`) sets the
-length of the second phase.
+plus what the finite inner solves leave, divided by beta: a nudged phase that goes on
+descending an unconverged free objective adds that drift / beta. `symmetric` (the
+paper's symmetric estimate) nudges by +beta and -beta from the same free solution and
+takes (1 / 2 beta) [d_theta (L_in + beta L_out)(phi_beta) - d_theta (L_in - beta
+L_out)(phi_-beta)]: the drift is common to both and cancels, and the bias is O(beta^2).
+`nudged_steps` (0: `inner.steps`) sets the length of the nudged phases.
 """
 
 import dataclasses
@@ -27,6 +31,7 @@ from complab.learners.proximal import Proximal
 class Contrastive(Proximal):
     beta: float = eqx.field(static=True, default=0.1)
     nudged_steps: int = eqx.field(static=True, default=0)
+    symmetric: bool = eqx.field(static=True, default=False)
 
     def __check_init__(self):
         require(self.beta > 0 and self.nudged_steps >= 0,
@@ -36,12 +41,15 @@ class Contrastive(Proximal):
         free = self.solve(theta, sx, sy)
         nudged_solver = self if not self.nudged_steps else dataclasses.replace(
             self, inner=dataclasses.replace(self.inner, steps=self.nudged_steps))
-        nudged = nudged_solver.solve(theta, sx, sy, start=free, nudge=(self.beta, qx, qy))
         query = self.outer_loss(free, theta, qx, qy)
 
         def total(t, phi, beta):
             return self.inner_loss(phi, t, sx, sy) + beta * self.outer_loss(phi, t, qx, qy)
 
-        g_nudged = eqx.filter_grad(total)(theta, nudged, self.beta)
-        g_free = eqx.filter_grad(total)(theta, free, 0.0)
-        return query, jax.tree.map(lambda a, b: (a - b) / self.beta, g_nudged, g_free)
+        def phase_gradient(beta):
+            phi = free if beta == 0 else nudged_solver.solve(theta, sx, sy, start=free, nudge=(beta, qx, qy))
+            return eqx.filter_grad(total)(theta, phi, beta)
+
+        low = -self.beta if self.symmetric else 0.0
+        return query, jax.tree.map(lambda a, b: (a - b) / (self.beta - low), phase_gradient(self.beta),
+                                   phase_gradient(low))

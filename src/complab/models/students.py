@@ -11,6 +11,10 @@ generalize compositionally"): each maps a set of inputs [n, d_in] to outputs [n,
 - `MLPHypernetwork`: the same base network whose weights an MLP (`generator`, ReLU,
   `generator_hidden` wide) makes from the embedding: a nonlinear weight generator.
 
+Every student has a linear `readout` with a bias `readout_bias` (starting at zero): the
+teacher standardises each task's outputs, a per-task shift that the paper's
+hypernetwork students adapt as a "fast bias" beside the embedding.
+
 Initialisation: templates and matrices N(0, 1 / fan_in) (the generator's last layer
 scaled so the generated weights start near that variance); the embedding starts at
 1 / sqrt(modules) in every entry (every module on equally).
@@ -60,29 +64,33 @@ class MLP(eqx.Module):
     weights: list[Float[Array, "i o"]]
     biases: list[Float[Array, " o"]]
     readout: Float[Array, "h out"]
+    readout_bias: Float[Array, " out"]
 
     def __init__(self, cfg: Config, d_in: int, d_out: int, *, key: jax.Array):
         keys = jax.random.split(key, cfg.layers + 1)
         self.weights = [_normal(k, (i, o), i) for k, (i, o) in zip(keys, _dims(cfg, d_in))]
         self.biases = [jnp.zeros(o) for _, o in _dims(cfg, d_in)]
         self.readout = _normal(keys[-1], (cfg.hidden, d_out), cfg.hidden)
+        self.readout_bias = jnp.zeros(d_out)
 
     def __call__(self, x: Float[Array, "n d"]) -> Float[Array, "n out"]:
         for w, b in zip(self.weights, self.biases):
             x = jax.nn.relu(x @ w + b[None])
-        return x @ self.readout
+        return x @ self.readout + self.readout_bias[None]
 
 
 class LinearHypernetwork(eqx.Module):
     templates: list[Float[Array, "modules i o"]]
     embedding: Float[Array, "layers modules"]
     readout: Float[Array, "h out"]
+    readout_bias: Float[Array, " out"]
 
     def __init__(self, cfg: Config, d_in: int, d_out: int, *, key: jax.Array):
         keys = jax.random.split(key, cfg.layers + 1)
         self.templates = [_normal(k, (cfg.modules, i, o), i) for k, (i, o) in zip(keys, _dims(cfg, d_in))]
         self.embedding = jnp.full((cfg.layers, cfg.modules), 1 / np.sqrt(cfg.modules))
         self.readout = _normal(keys[-1], (cfg.hidden, d_out), cfg.hidden)
+        self.readout_bias = jnp.zeros(d_out)
 
     def weights(self) -> list[Array]:
         return [jnp.einsum("m,mio->io", e, t) for e, t in zip(self.embedding, self.templates)]
@@ -90,13 +98,14 @@ class LinearHypernetwork(eqx.Module):
     def __call__(self, x: Float[Array, "n d"]) -> Float[Array, "n out"]:
         for w in self.weights():
             x = jax.nn.relu(x @ w)
-        return x @ self.readout
+        return x @ self.readout + self.readout_bias[None]
 
 
 class MLPHypernetwork(eqx.Module):
     generator: list[eqx.nn.MLP]  # one per generated layer
     embedding: Float[Array, "layers modules"]
     readout: Float[Array, "h out"]
+    readout_bias: Float[Array, " out"]
     shapes: tuple[tuple[int, int], ...] = eqx.field(static=True)
 
     def __init__(self, cfg: Config, d_in: int, d_out: int, *, key: jax.Array):
@@ -111,6 +120,7 @@ class MLPHypernetwork(eqx.Module):
             self.generator.append(mlp)
         self.embedding = jnp.full((cfg.layers, cfg.modules), 1 / np.sqrt(cfg.modules))
         self.readout = _normal(keys[-1], (cfg.hidden, d_out), cfg.hidden)
+        self.readout_bias = jnp.zeros(d_out)
 
     def weights(self) -> list[Array]:
         return [g(e).reshape(s) for g, e, s in zip(self.generator, self.embedding, self.shapes)]
@@ -118,4 +128,4 @@ class MLPHypernetwork(eqx.Module):
     def __call__(self, x: Float[Array, "n d"]) -> Float[Array, "n out"]:
         for w in self.weights():
             x = jax.nn.relu(x @ w)
-        return x @ self.readout
+        return x @ self.readout + self.readout_bias[None]
