@@ -73,7 +73,19 @@ def test_bench_seeds_runs_three_ways(tmp_path):
 
 def test_bench_refuses_unknown_suites_and_experiments(tmp_path, capsys):
     assert cli.main(["bench", "everything", "--results", str(tmp_path)]) == 2
-    assert "unknown bench suites ['everything']; suites are: experiments, reference, seeds, mixers" in \
+    assert "unknown bench suites ['everything']; suites are: experiments, reference, seeds, mixers, meta" in \
         capsys.readouterr().err
     assert cli.main(["bench", "experiments", "--experiments", "nope", "--results", str(tmp_path)]) == 2
     assert "unknown experiment 'nope'" in capsys.readouterr().err
+
+
+def test_bench_meta_memory_grows_with_inner_steps_only_where_gradients_go_through_them():
+    from complab.bench.meta import meta_memory
+
+    figures = []
+    meta_memory(figures.append, steps=(4, 32), learners=("maml", "maml (first order)", "contrastive", "comln"))
+    mib = {(f.learner, f.inner_steps): f.temp_mib for f in figures}
+    assert mib[("maml", 32)] > 3 * mib[("maml", 4)]  # second order stores every inner step
+    for flat in ("maml (first order)", "contrastive", "comln"):
+        assert mib[(flat, 32)] <= 1.1 * mib[(flat, 4)], (flat, mib)
+    assert all(f.step_ms > 0 for f in figures)

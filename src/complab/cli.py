@@ -225,9 +225,9 @@ def parser() -> argparse.ArgumentParser:
     res = add("results", cmd_results, "print the stored rows of an experiment")
     res.add_argument("id")
     res.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    b = add("bench", cmd_bench, "speed and memory figures of experiments, references, seeds and mixers (stored in "
-            "the results database)")
-    b.add_argument("suite", nargs="*", help="experiments, reference, seeds, mixers (default: the first three)")
+    b = add("bench", cmd_bench, "speed and memory figures of experiments, references, seeds, mixers and "
+            "meta-learners (stored in the results database)")
+    b.add_argument("suite", nargs="*", help="experiments, reference, seeds, mixers, meta (default: the first three)")
     b.add_argument("--experiments", help="comma-separated experiment ids (default: all; seeds: the first)")
     b.add_argument("--tier", default="cpu", help="the tier whose configs are measured (default cpu)")
     b.add_argument("--compare", action="store_true", help="show each figure beside the last one stored")

@@ -13,6 +13,7 @@ COLUMNS = {
     "reference": ("name", "compile_s", "step_ms", "loop_step_ms", "reference", "reference_ms", "ratio"),
     "seeds": ("experiment", "fit", "way", "seeds", "steps", "seeds_per_s", "compile_s"),
     "mixers": ("name", "form", "length", "width", "batch", "compile_s", "step_ms", "temp_mib", "error"),
+    "meta": ("learner", "inner_steps", "temp_mib", "step_ms", "compile_s"),
 }
 
 

@@ -5,13 +5,14 @@ ones (`--compare`). Speed is measured here, never asserted in tests.
 Suites: `experiments` (every training of each experiment's tier: step, loop, FLOP/s
 against the matmul peak), `reference` (a transformer against PyTorch eager, the
 fuzzy-logic model against the paper's code), `seeds` (loop, vmap, processes),
-`mixers` (each mixer form by length). Every bench first measures the float32
+`mixers` (each mixer form by length), `meta` (each meta-learner's memory and time by
+inner steps). Every bench first measures the float32
 matrix-multiply peak (suite `peak`), so fractions of it hold on a shared machine.
 """
 
 from complab.bench.mixer_forms import Figure, mixers, zoo  # noqa: F401
 
-SUITES = ("experiments", "reference", "seeds", "mixers")
+SUITES = ("experiments", "reference", "seeds", "mixers", "meta")
 DEFAULT = ("experiments", "reference", "seeds")
 KEYS = {  # the fields that name a figure, to compare it with the same figure stored before
     "peak": ("n",),
@@ -19,9 +20,10 @@ KEYS = {  # the fields that name a figure, to compare it with the same figure st
     "reference": ("name", "reference"),
     "seeds": ("experiment", "fit", "way", "seeds", "steps"),
     "mixers": ("name", "form", "length", "width", "batch"),
+    "meta": ("learner", "inner_steps"),
 }
 MAIN = {"peak": "gflops", "experiments": "loop_step_ms", "reference": "loop_step_ms", "seeds": "seeds_per_s",
-        "mixers": "step_ms"}  # the figure a comparison is about (higher is better only for rates)
+        "mixers": "step_ms", "meta": "temp_mib"}  # the figure a comparison is about (higher is better only for rates)
 
 
 def key(suite: str, row: dict) -> tuple:

@@ -61,6 +61,12 @@ def run(args, console: Console) -> int:
                             args.num_seeds, args.steps, on_figure=lambda f: record(
                                 "seeds", f.to_row(), f"{f.experiment} {f.fit}: {f.seeds} seeds x {f.steps} steps by "
                                 f"{f.way:9s} {f.seeds_per_s:6.2f} seeds/s (compile {f.compile_s:.1f} s)"))
+            elif suite == "meta":
+                from complab.bench.meta import meta_memory
+
+                meta_memory(on_figure=lambda f: record(
+                    "meta", f.to_row(), f"{f.learner:20s} {f.inner_steps:5d} inner steps  memory "
+                    f"{f.temp_mib:8.2f} MiB  step {f.step_ms:8.2f} ms  (compile {f.compile_s:.1f} s)"))
             else:
                 bench.mixers(*mixer_args, on_figure=lambda f: record(
                     "mixers", f.to_row(), f"{f.name:24s} {f.form:9s} L={f.length:5d} W={f.width:4d}  " + (

@@ -1,7 +1,7 @@
 """Meta-learning students (Schug et al. ICLR 2024, "Discovering modular solutions that
 generalize compositionally"): each maps a set of inputs [n, d_in] to outputs [n, d_out].
 
-- `MLP`: ReLU hidden layers and a linear `readout`; with all parameters adapted it is
+- `MLP`: hidden layers (ReLU, or a smooth `activation`) and a linear `readout`; with all parameters adapted it is
   MAML's learned initialisation, with the readout only ANIL's student.
 - `LinearHypernetwork`: hidden layers ReLU(h W_l(e_l)) whose weights are
   linear in a task `embedding` e [layers, modules]: W_l(e_l) = sum_m e_lm Theta_l^m, the
@@ -39,16 +39,22 @@ class Config:
     layers: int = 1  # hidden (generated) layers
     modules: int = 12  # the embedding's size per layer (hypernetworks)
     generator_hidden: int = 64  # mlp_hnet only
+    activation: Literal["relu", "tanh", "gelu"] = "relu"  # mlp only
 
     def __post_init__(self):
         require(self.kind in ("mlp", "linear_hnet", "mlp_hnet"),
                 f"a student is mlp, linear_hnet or mlp_hnet, got {self.kind!r}")
+        require(self.activation in ACTIVATIONS, f"a student's activation is one of {', '.join(ACTIVATIONS)}, got "
+                f"{self.activation!r}")
         require(min(self.hidden, self.layers, self.modules, self.generator_hidden) >= 1,
                 f"a student needs hidden, layers, modules and generator_hidden >= 1, got {self}")
 
     def build(self, d_in: int, d_out: int, *, key: jax.Array) -> eqx.Module:
         cls = {"mlp": MLP, "linear_hnet": LinearHypernetwork, "mlp_hnet": MLPHypernetwork}[self.kind]
         return cls(self, d_in, d_out, key=key)
+
+
+ACTIVATIONS = {"relu": jax.nn.relu, "tanh": jnp.tanh, "gelu": jax.nn.gelu}
 
 
 def _normal(key, shape, fan_in):
@@ -65,9 +71,11 @@ class MLP(eqx.Module):
     biases: list[Float[Array, " o"]]
     readout: Float[Array, "h out"]
     readout_bias: Float[Array, " out"]
+    activation: str = eqx.field(static=True)
 
     def __init__(self, cfg: Config, d_in: int, d_out: int, *, key: jax.Array):
         keys = jax.random.split(key, cfg.layers + 1)
+        self.activation = cfg.activation
         self.weights = [_normal(k, (i, o), i) for k, (i, o) in zip(keys, _dims(cfg, d_in))]
         self.biases = [jnp.zeros(o) for _, o in _dims(cfg, d_in)]
         self.readout = _normal(keys[-1], (cfg.hidden, d_out), cfg.hidden)
@@ -75,7 +83,7 @@ class MLP(eqx.Module):
 
     def __call__(self, x: Float[Array, "n d"]) -> Float[Array, "n out"]:
         for w, b in zip(self.weights, self.biases):
-            x = jax.nn.relu(x @ w + b[None])
+            x = ACTIVATIONS[self.activation](x @ w + b[None])
         return x @ self.readout + self.readout_bias[None]
 
 
