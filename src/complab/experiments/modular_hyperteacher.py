@@ -47,6 +47,7 @@ them all); 3,000 outer steps of 64 tasks of 64 + 64 points, where the paper trai
 60,000 (theory) to 200,000 steps of 128 tasks.
 """
 
+import dataclasses
 from dataclasses import dataclass
 
 import equinox as eqx
@@ -83,7 +84,10 @@ class Config:
     baseline_supports: tuple[str, ...] = SUPPORTS
     hidden: int = 32  # students' width (2 x the teacher's)
     modules: int = 12  # hypernetwork students' embedding size (2 x the teacher's)
-    hnet_inner: meta.Inner = meta.Inner(kind="adam", lr=0.1, steps=30)  # first order
+    hnet_inner: meta.Inner = meta.Inner(kind="adam", lr=0.1, steps=30)
+    hnet_first_order: bool = True
+    normalize_embedding: bool = False
+    learn_embedding_init: bool = True  # False: the embedding starts every task at its initial value, unlearned
     anil_inner: meta.Inner = meta.Inner(kind="adam", lr=0.03, steps=100)
     maml_inner: meta.Inner = meta.Inner(kind="adam", lr=0.01, steps=10)
     meta_batch: int = 128
@@ -117,7 +121,9 @@ def _mse(model, x, y):
 def student(cfg: Config, name: str) -> tuple[str, maml.MAML]:
     """(the model kind of models/students.py, its meta-learner)."""
     if name in ("linear_hnet", "mlp_hnet"):
-        return name, maml.MAML(cfg.train, cfg.hnet_inner, _mse, fast=HNET_FAST, first_order=True)
+        train = cfg.train if cfg.learn_embedding_init else dataclasses.replace(
+            cfg.train, groups=cfg.train.groups + (optim.Group(r"\.embedding", 0.0),))
+        return name, maml.MAML(train, cfg.hnet_inner, _mse, fast=HNET_FAST, first_order=cfg.hnet_first_order)
     if name == "anil":
         return "mlp", maml.MAML(cfg.train, cfg.anil_inner, _mse, fast=r"\.readout")
     return "mlp", maml.MAML(cfg.train, cfg.maml_inner, _mse, fast=".*")
@@ -150,8 +156,9 @@ def run(cfg: Config, cell: dict, key: jax.Array, ctx) -> list[dict]:
     task, (kind, learn) = _task(cfg, support), student(cfg, name)
     k_eval, k_curve, k_model = rng.streams(key, "eval", "curve", "model")
     k_init, k_train = rng.streams(rng.named(k_model, f"{name}/{support}"), "init", "train")
-    model = students.Config(kind, hidden=cfg.hidden, layers=cfg.task.generated_layers,
-                            modules=cfg.modules).build(cfg.task.input_dim, cfg.task.output_dim, key=k_init)
+    model = students.Config(kind, hidden=cfg.hidden, layers=cfg.task.generated_layers, modules=cfg.modules,
+                            normalize_embedding=cfg.normalize_embedding).build(cfg.task.input_dim,
+                                                                               cfg.task.output_dim, key=k_init)
     episodes = eqx.filter_jit(task.episodes)
 
     def draw(k, split, n):

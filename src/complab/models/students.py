@@ -40,6 +40,7 @@ class Config:
     modules: int = 12  # the embedding's size per layer (hypernetworks)
     generator_hidden: int = 64  # mlp_hnet only
     activation: Literal["relu", "tanh", "gelu"] = "relu"  # mlp only
+    normalize_embedding: bool = False  # hypernetworks: each layer's embedding scaled to norm sqrt(modules)
 
     def __post_init__(self):
         require(self.kind in ("mlp", "linear_hnet", "mlp_hnet"),
@@ -87,21 +88,33 @@ class MLP(eqx.Module):
         return x @ self.readout + self.readout_bias[None]
 
 
+def _embedding(e: Array, normalize: bool) -> Array:
+    """The embedding as the weights see it: with `normalize`, each row rescaled to norm sqrt(modules) by a factor
+    the gradient treats as constant (the paper's hypernetworks), so its scale cannot trade against the templates'."""
+    if not normalize:
+        return e
+    return e * jax.lax.stop_gradient(np.sqrt(e.shape[-1]) / (jnp.linalg.norm(e, axis=-1, keepdims=True) + 1e-8))
+
+
 class LinearHypernetwork(eqx.Module):
     templates: list[Float[Array, "modules i o"]]
     embedding: Float[Array, "layers modules"]
     readout: Float[Array, "h out"]
     readout_bias: Float[Array, " out"]
+    normalize: bool = eqx.field(static=True)
 
     def __init__(self, cfg: Config, d_in: int, d_out: int, *, key: jax.Array):
         keys = jax.random.split(key, cfg.layers + 1)
         self.templates = [_normal(k, (cfg.modules, i, o), i) for k, (i, o) in zip(keys, _dims(cfg, d_in))]
         self.embedding = jnp.full((cfg.layers, cfg.modules), 1 / np.sqrt(cfg.modules))
+        self.normalize = cfg.normalize_embedding
         self.readout = _normal(keys[-1], (cfg.hidden, d_out), cfg.hidden)
         self.readout_bias = jnp.zeros(d_out)
 
     def weights(self) -> list[Array]:
-        return [jnp.einsum("m,mio->io", e, t) for e, t in zip(self.embedding, self.templates)]
+        e = _embedding(self.embedding, self.normalize)
+        return [jnp.einsum("m,mio->io", ei, t) / (np.sqrt(len(ei)) if self.normalize else 1.0)
+                for ei, t in zip(e, self.templates)]
 
     def __call__(self, x: Float[Array, "n d"]) -> Float[Array, "n out"]:
         for w in self.weights():
