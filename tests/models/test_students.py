@@ -32,3 +32,12 @@ def test_the_linear_hypernetwork_with_the_teachers_templates_is_the_teacher():
 def test_a_bad_student_is_refused_in_one_sentence():
     with pytest.raises(ConfigError, match="mlp, linear_hnet or mlp_hnet"):
         students.Config(kind="rnn")
+
+
+@pytest.mark.parametrize("kind", ["mlp", "linear_hnet", "mlp_hnet"])
+def test_students_are_pytrees_of_arrays_that_jit_and_differentiate(kind):
+    """The training loop jits whole states: a student may hold no callables among its leaves."""
+    model = students.Config(kind=kind, hidden=8, modules=3).build(5, 2, key=jax.random.key(0))
+    assert all(isinstance(leaf, jax.Array) for leaf in jax.tree.leaves(model))
+    g = jax.jit(jax.grad(lambda m: jnp.sum(m(jnp.ones((4, 5))) ** 2)))(model)
+    assert all(np.isfinite(leaf).all() for leaf in jax.tree.leaves(g))

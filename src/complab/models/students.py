@@ -40,7 +40,6 @@ class Config:
     modules: int = 12  # the embedding's size per layer (hypernetworks)
     generator_hidden: int = 64  # mlp_hnet only
     activation: Literal["relu", "tanh", "gelu"] = "relu"  # mlp only
-    normalize_embedding: bool = False  # hypernetworks: each layer's embedding scaled to norm sqrt(modules)
 
     def __post_init__(self):
         require(self.kind in ("mlp", "linear_hnet", "mlp_hnet"),
@@ -88,33 +87,21 @@ class MLP(eqx.Module):
         return x @ self.readout + self.readout_bias[None]
 
 
-def _embedding(e: Array, normalize: bool) -> Array:
-    """The embedding as the weights see it: with `normalize`, each row rescaled to norm sqrt(modules) by a factor
-    the gradient treats as constant (the paper's hypernetworks), so its scale cannot trade against the templates'."""
-    if not normalize:
-        return e
-    return e * jax.lax.stop_gradient(np.sqrt(e.shape[-1]) / (jnp.linalg.norm(e, axis=-1, keepdims=True) + 1e-8))
-
-
 class LinearHypernetwork(eqx.Module):
     templates: list[Float[Array, "modules i o"]]
     embedding: Float[Array, "layers modules"]
     readout: Float[Array, "h out"]
     readout_bias: Float[Array, " out"]
-    normalize: bool = eqx.field(static=True)
 
     def __init__(self, cfg: Config, d_in: int, d_out: int, *, key: jax.Array):
         keys = jax.random.split(key, cfg.layers + 1)
         self.templates = [_normal(k, (cfg.modules, i, o), i) for k, (i, o) in zip(keys, _dims(cfg, d_in))]
         self.embedding = jnp.full((cfg.layers, cfg.modules), 1 / np.sqrt(cfg.modules))
-        self.normalize = cfg.normalize_embedding
         self.readout = _normal(keys[-1], (cfg.hidden, d_out), cfg.hidden)
         self.readout_bias = jnp.zeros(d_out)
 
     def weights(self) -> list[Array]:
-        e = _embedding(self.embedding, self.normalize)
-        return [jnp.einsum("m,mio->io", ei, t) / (np.sqrt(len(ei)) if self.normalize else 1.0)
-                for ei, t in zip(e, self.templates)]
+        return [jnp.einsum("m,mio->io", e, t) for e, t in zip(self.embedding, self.templates)]
 
     def __call__(self, x: Float[Array, "n d"]) -> Float[Array, "n out"]:
         for w in self.weights():
@@ -123,7 +110,7 @@ class LinearHypernetwork(eqx.Module):
 
 
 class MLPHypernetwork(eqx.Module):
-    generator: list[eqx.nn.MLP]  # one per generated layer
+    generator: list[tuple[eqx.nn.Linear, eqx.nn.Linear]]  # one per generated layer: embedding -> ReLU -> weights
     embedding: Float[Array, "layers modules"]
     readout: Float[Array, "h out"]
     readout_bias: Float[Array, " out"]
@@ -134,17 +121,19 @@ class MLPHypernetwork(eqx.Module):
         keys = jax.random.split(key, cfg.layers + 1)
         self.generator = []
         for k, (i, o) in zip(keys, self.shapes):
-            mlp = eqx.nn.MLP(cfg.modules, i * o, cfg.generator_hidden, 2, activation=jax.nn.relu, key=k)
+            k1, k2 = jax.random.split(k)
+            first = eqx.nn.Linear(cfg.modules, cfg.generator_hidden, key=k1)
+            last = eqx.nn.Linear(cfg.generator_hidden, i * o, key=k2)
             # the generated weights start with variance ~ 1 / fan_in, as the other students' matrices
-            last = mlp.layers[-1]
-            mlp = eqx.tree_at(lambda m: m.layers[-1].weight, mlp, last.weight * np.sqrt(3.0 / i))
-            self.generator.append(mlp)
+            last = eqx.tree_at(lambda m: m.weight, last, last.weight * np.sqrt(3.0 / i))
+            self.generator.append((first, last))
         self.embedding = jnp.full((cfg.layers, cfg.modules), 1 / np.sqrt(cfg.modules))
         self.readout = _normal(keys[-1], (cfg.hidden, d_out), cfg.hidden)
         self.readout_bias = jnp.zeros(d_out)
 
     def weights(self) -> list[Array]:
-        return [g(e).reshape(s) for g, e, s in zip(self.generator, self.embedding, self.shapes)]
+        return [last(jax.nn.relu(first(e))).reshape(s) for (first, last), e, s in zip(self.generator, self.embedding,
+                                                                                     self.shapes)]
 
     def __call__(self, x: Float[Array, "n d"]) -> Float[Array, "n out"]:
         for w in self.weights():
