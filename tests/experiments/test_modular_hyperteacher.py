@@ -40,6 +40,7 @@ def test_all_checks_pass_on_results_that_show_the_claim():
     ({("linear_hnet", "non_compositional"): {"train": 0.5}}, [True, False, True]),  # never fit the training tasks
     ({("anil", "connected"): {"test": 0.06}}, [True, True, False]),  # ANIL generalises
     ({("maml", "connected"): {"test": 0.07}}, [True, True, False]),  # MAML within 2x of the hypernetwork
+    ({("anil", "connected"): {"train": 1.0, "test": 1.0}}, [True, True, False]),  # ANIL learned nothing
     ({("linear_hnet", s): {"train": 1.0, "test": 1.0, "decoding_r2": 0.0} for s in
       ("connected", "random", "disconnected", "non_compositional")}, [False, False, False]),  # nothing learned
 ])

@@ -35,9 +35,9 @@ def test_the_custom_vjp_equals_autodiff_through_a_fine_solve():
                                    comln.flow_unrolled(w0, phi, y, t, steps), rtol=1e-12)
         got = jax.grad(fast, argnums=(0, 1, 3))(w0, phi, y, t, qx, qy)
         want = jax.grad(fine, argnums=(0, 1, 3))(w0, phi, y, t, qx, qy)
-        for name, a, b in zip(("W0", "Phi", "T"), got, want):
+        for name, a, b, tol in zip(("W0", "Phi", "T"), got, want, (1e-8, 1e-8, 1e-4)):
             err = float(jnp.linalg.norm(a - b) / jnp.linalg.norm(b))
-            assert err < 1e-4, (name, err)
+            assert err < tol, (name, err)
         assert float(jnp.abs(want[2])) > 1e-3  # the horizon's gradient is not trivially zero
 
 
@@ -58,11 +58,12 @@ def test_the_flow_descends_the_support_loss_and_meta_training_lowers_the_query_l
                 "support_y": sy, "query_x": centres[qy] + jax.random.normal(kq, qy.shape + (8,)), "query_y": qy}
 
     model = comln.Model(lambda x: x, ways=3, dim=8, key=jax.random.key(3))
-    learner = comln.COMLN(optim.Config(lr=0.05))
+    learner = comln.COMLN(optim.Config(lr=0.05))  # log T moves up to ~0.05 per step
     state = learner.init(key, model)
     step = eqx.filter_jit(learner.step)
     first, _ = learner.episode_loss(model, episode(jax.random.key(9)))
     for i in range(30):
         state, metrics = step(key, state, episode(jax.random.key(i)))
     last, aux = learner.episode_loss(state.model, episode(jax.random.key(9)))
-    assert float(last) < float(first) and float(aux["horizon"]) != 1.0
+    # longer adaptation helps on separable clusters: the horizon grows from 1 (Adam moves log T ~lr per step)
+    assert float(last) < float(first) and float(aux["horizon"]) > 1.2, (float(last), float(aux["horizon"]))

@@ -89,6 +89,30 @@ def test_anil_adapts_the_readout_only_and_a_pattern_must_match():
         _learner(loss=mse, fast=r"\.head").init(jax.random.key(0), model)
 
 
+def test_second_order_maml_through_inner_adam_matches_finite_differences():
+    with jax.enable_x64(True):
+        model = _tiny(jax.random.key(0), dtype=jnp.float64)
+        batch = _episodes(jax.random.key(1), tasks=2, dtype=jnp.float64)
+        learner = maml.MAML(optim.Config(), meta.Inner(kind="adam", lr=0.05, steps=3, weight_decay=0.1), mse)
+        _, _, g = learner.meta_gradient(model, batch)
+        direction = jax.tree.map(lambda p: jax.random.normal(jax.random.key(7), p.shape, p.dtype), model)
+        eps = 1e-5
+
+        def at(sign):
+            return learner.episode_loss(jax.tree.map(lambda p, d: p + sign * eps * d, model, direction), batch)[0]
+
+        numeric = (at(1.0) - at(-1.0)) / (2 * eps)
+        np.testing.assert_allclose(meta.tree_dot(g, direction), numeric, rtol=1e-6)
+
+
+def test_a_fixed_start_gets_no_meta_gradient():
+    model, batch = _tiny(jax.random.key(0)), _episodes(jax.random.key(1))
+    for learn_init in (True, False):
+        learner = _learner(steps=3, loss=mse, fast=r"\.readout", learn_init=learn_init)
+        g = learner.meta_gradient(model, batch)[2]
+        assert (np.abs(g.readout).max() > 0) == learn_init and np.abs(g.body).max() > 0
+
+
 def test_a_meta_step_lowers_the_query_loss_and_refuses_non_episodes():
     model, batch = _tiny(jax.random.key(0)), _episodes(jax.random.key(1))
     learner = maml.MAML(optim.Config(lr=0.01), meta.Inner(kind="adam", lr=0.05, steps=3), mse)
@@ -109,17 +133,21 @@ def test_sparse_maml_masks_gate_the_inner_loop_and_learn_through_the_step():
     on = sparse_maml.SparseMAML(optim.Config(lr=0.01), meta.Inner(lr=0.1, steps=3), mse, mask_shift=0.5)
     s_off, s_on = off.init(jax.random.key(0), model), on.init(jax.random.key(0), model)
     # all masks off: the inner loop changes nothing, so the query loss is the unadapted one
-    loss_off, _ = off.episode_loss_masked(model, s_off.mask, batch)
+    loss_off, _ = off.episode_loss(model, s_off.mask, batch)
     plain = jax.vmap(lambda x, y: mse(model, x, y))(batch["query_x"], batch["query_y"]).mean()
     np.testing.assert_allclose(loss_off, plain, rtol=1e-6)
     # all on: exactly MAML
-    loss_on, _ = on.episode_loss_masked(model, s_on.mask, batch)
+    loss_on, _ = on.episode_loss(model, s_on.mask, batch)
     np.testing.assert_allclose(loss_on, maml.MAML(on.outer, on.inner, mse).episode_loss(model, batch)[0], rtol=1e-6)
-    # the straight-through gradient reaches the mask parameters
-    g = jax.grad(lambda mk: on.episode_loss_masked(model, mk, batch)[0])(s_on.mask)
-    assert all(np.abs(leaf).max() > 0 for leaf in jax.tree.leaves(g))
-    _, metrics = on.step(jax.random.key(0), s_on, batch)
-    assert float(metrics["mask_on"]) == 1.0
+    with pytest.raises(ConfigError, match="mask_scale"):
+        sparse_maml.SparseMAML(on.outer, on.inner, mse, mask_scale=-1.0)
+    # the straight-through gradient reaches the mask parameters, second and first order
+    for learner in (on, sparse_maml.SparseMAML(on.outer, on.inner, mse, mask_shift=0.5, first_order=True)):
+        g = jax.grad(lambda mk, lr=learner: lr.episode_loss(model, mk, batch)[0])(s_on.mask)
+        assert all(np.abs(leaf).max() > 0 for leaf in jax.tree.leaves(g))
+    # evaluation adapts through the mask: all off leaves the model as it was
+    np.testing.assert_array_equal(off.adapt_state(s_off, batch["support_x"][0], batch["support_y"][0]).body,
+                                  model.body)
     assert set(sparse_maml.mask_fraction(s_off).values()) == {0.0}
     half = sparse_maml.SparseMAML(on.outer, on.inner, mse).init(jax.random.key(1), model)
     assert 0.3 < float(sparse_maml._on(half.mask)) < 0.7  # the paper's random, centred start

@@ -10,7 +10,9 @@ query loss of the adapted model, averaged over tasks, and the outer optimiser
 - `first_order=True`: first-order MAML (the inner updates' gradients stopped);
 - `fast=r"\\.readout"`: ANIL (Raghu et al. 2020), the inner loop on the readout only;
 - `fast=r"\\.embedding"` with a hypernetwork student: the inner loop on the task
-  embedding, the outer loop on the module templates (Schug et al. ICLR 2024).
+  embedding, the outer loop on the module templates (Schug et al. ICLR 2024); with
+  `learn_init=False` every task's embedding starts from the same fixed value (the
+  paper's theory runs), the outer loop learning the templates and readout only.
 
 With zero inner steps the meta-gradient is the supervised gradient of the query loss.
 Metrics: "loss" (query, after adaptation) and "support_loss" (before adaptation).
@@ -39,6 +41,7 @@ class MAML(AbstractLearner):
     loss: Callable  # loss(model, x, y) -> scalar
     fast: str = eqx.field(static=True, default=".*")
     first_order: bool = eqx.field(static=True, default=False)
+    learn_init: bool = eqx.field(static=True, default=True)  # False: fast parameters start from fixed values
 
     def init(self, key: jax.Array, model: Any) -> State:
         del key
@@ -52,7 +55,12 @@ class MAML(AbstractLearner):
 
     def adapt(self, model: Any, x: Array, y: Array) -> tuple[Any, Array]:
         """The model adapted to one task's support set, and the support loss before."""
-        return meta.adapt(self.loss, model, self.fast, x, y, self.inner, first_order=self.first_order)
+        return meta.adapt(self.loss, model, self.fast, x, y, self.inner, first_order=self.first_order,
+                          learn_init=self.learn_init)
+
+    def adapt_state(self, state: Any, x: Array, y: Array) -> Any:
+        """The trained learner's model adapted to one task (what evaluation uses)."""
+        return self.adapt(state.model, x, y)[0]
 
     def episode_loss(self, model: Any, batch: dict) -> tuple[Array, dict]:
         def task(sx, sy, qx, qy):

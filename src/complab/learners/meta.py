@@ -19,7 +19,8 @@ SGD, or Adam with its epsilon inside the square root (the square root of a zero
 second moment has no derivative) and optional decoupled weight decay (AdamW). Its
 steps run in a `lax.scan`, so differentiating through them stores every step (the
 memory of second-order MAML grows with the number of steps). `first_order` stops the
-gradient of each update: d(adapted)/d(initial) = I, first-order MAML.
+gradient of each update: d(adapted)/d(initial) = I, first-order MAML. A `gate` multiplies
+each update after that stop, so sparse-MAML's mask gets a gradient even first order.
 """
 
 import re
@@ -113,10 +114,11 @@ def descend(objective: Callable[[Any], jax.Array], fast: Any, inner: Inner, gate
             update = jax.tree.map(lambda mi, vi: -inner.lr * (mi / c1) / jnp.sqrt(vi / c2 + inner.eps ** 2), m, v)
         if inner.weight_decay:
             update = jax.tree.map(lambda u, p: u - inner.lr * inner.weight_decay * p, update, params)
-        if gate is not None:
-            update = jax.tree.map(lambda u, gt: u * gt, update, gate)
+        update = jax.tree.map(lambda u, p: u.astype(p.dtype), update, params)
         if first_order:
             update = jax.lax.stop_gradient(update)
+        if gate is not None:  # after the stop: a first-order gate still learns through phi + gate * update
+            update = jax.tree.map(lambda u, gt: u * gt, update, gate)
         return (jax.tree.map(jnp.add, params, update), m, v), value
 
     (out, _, _), values = jax.lax.scan(step, (fast, zeros, zeros), jnp.arange(inner.steps, dtype=jnp.float32))
@@ -125,10 +127,14 @@ def descend(objective: Callable[[Any], jax.Array], fast: Any, inner: Inner, gate
 
 
 def adapt(loss: Callable, model: Any, fast: str, x: jax.Array, y: jax.Array, inner: Inner, gate: Any = None,
-          first_order: bool = False) -> tuple[Any, jax.Array]:
+          first_order: bool = False, learn_init: bool = True) -> tuple[Any, jax.Array]:
     """The model after the inner loop on (x, y) (only its fast parameters move), and the
-    support loss before adaptation."""
+    support loss before adaptation. `learn_init=False` stops the gradient at the fast
+    parameters' starting values: every task starts from the same fixed point, which the
+    outer loop does not learn."""
     f, slow = split(model, fast)
+    if not learn_init:
+        f = jax.lax.stop_gradient(f)
     out, before = descend(lambda p: loss(eqx.combine(p, slow), x, y), f, inner, gate, first_order)
     return eqx.combine(out, slow), before
 

@@ -15,15 +15,16 @@ Metrics add "mask_on", the fraction of fast parameters whose mask is on;
 `mask_fraction(state)` gives it per parameter array.
 """
 
-from typing import Any
+from typing import Any, Callable
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
+from complab.config import require
 from complab.learners import meta, optim
-from complab.learners.maml import MAML
+from complab.learners.base import AbstractLearner
 
 
 class State(eqx.Module):
@@ -38,9 +39,19 @@ def straight_through_step(m: Array) -> Array:
     return m + jax.lax.stop_gradient((m >= 0).astype(m.dtype) - m)
 
 
-class SparseMAML(MAML):
+class SparseMAML(AbstractLearner):
+    """MAML's fields (learners/maml.py) plus the mask's initial distribution."""
+
+    outer: optim.Config = eqx.field(static=True)
+    inner: meta.Inner = eqx.field(static=True)
+    loss: Callable  # loss(model, x, y) -> scalar
+    fast: str = eqx.field(static=True, default=".*")
+    first_order: bool = eqx.field(static=True, default=False)
     mask_scale: float = eqx.field(static=True, default=0.1)
     mask_shift: float = eqx.field(static=True, default=0.0)
+
+    def __check_init__(self):
+        require(self.mask_scale >= 0, f"mask_scale must be >= 0, got {self.mask_scale}")
 
     def init(self, key: jax.Array, model: Any) -> State:
         fast, _ = meta.split(model, self.fast)
@@ -48,20 +59,25 @@ class SparseMAML(MAML):
         keys = jax.random.split(key, len(leaves))
         mask = jax.tree.unflatten(tree, [self.mask_shift + jax.random.uniform(
             k, p.shape, p.dtype, -self.mask_scale, self.mask_scale) for k, p in zip(keys, leaves)])
-        optim.check_groups(self.outer.groups, (eqx.filter(model, eqx.is_inexact_array), mask))
         params = (eqx.filter(model, eqx.is_inexact_array), mask)
+        optim.check_groups(self.outer.groups, params)
         return State(model=model, mask=mask, opt_state=optim.optimizer(self.outer).init(params),
                      step=jnp.zeros((), jnp.int32))
 
     def params(self, state: State) -> Any:
         return eqx.filter(state.model, eqx.is_inexact_array), state.mask
 
-    def episode_loss_masked(self, model: Any, mask: Any, batch: dict) -> tuple[Array, dict]:
+    def adapt(self, model: Any, mask: Any, x: Array, y: Array) -> tuple[Any, Array]:
+        """The model adapted to one task's support set through the mask, and the support loss before."""
         gate = jax.tree.map(straight_through_step, mask)
+        return meta.adapt(self.loss, model, self.fast, x, y, self.inner, gate=gate, first_order=self.first_order)
 
+    def adapt_state(self, state: State, x: Array, y: Array) -> Any:
+        return self.adapt(state.model, state.mask, x, y)[0]
+
+    def episode_loss(self, model: Any, mask: Any, batch: dict) -> tuple[Array, dict]:
         def task(sx, sy, qx, qy):
-            adapted, before = meta.adapt(self.loss, model, self.fast, sx, sy, self.inner, gate=gate,
-                                         first_order=self.first_order)
+            adapted, before = self.adapt(model, mask, sx, sy)
             return self.loss(adapted, qx, qy), before
 
         query, support = meta.per_task(task, batch)
@@ -71,12 +87,11 @@ class SparseMAML(MAML):
         del key
         meta.check_episode(batch)
         (loss, aux), grads = eqx.filter_value_and_grad(
-            lambda mm, b: self.episode_loss_masked(*mm, b), has_aux=True)((state.model, state.mask), batch)
+            lambda mm, b: self.episode_loss(*mm, b), has_aux=True)((state.model, state.mask), batch)
         updates, opt_state = optim.optimizer(self.outer).update(grads, state.opt_state, self.params(state))
         model, mask = eqx.apply_updates((state.model, state.mask), updates)
-        on = _on(mask)
         return State(model=model, mask=mask, opt_state=opt_state, step=state.step + 1), {"loss": loss, **aux,
-                                                                                         "mask_on": on}
+                                                                                         "mask_on": _on(mask)}
 
 
 def _on(mask: Any) -> Array:

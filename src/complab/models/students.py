@@ -6,8 +6,9 @@ generalize compositionally"): each maps a set of inputs [n, d_in] to outputs [n,
 - `LinearHypernetwork`: hidden layers ReLU(h W_l(e_l)) whose weights are
   linear in a task `embedding` e [layers, modules]: W_l(e_l) = sum_m e_lm Theta_l^m, the
   module templates Theta (no bias); a linear `readout`. The inner loop adapts the
-  embedding, the outer loop learns the templates, the readout and the embedding's
-  initial value (a student of the teacher's own form, tasks/hyperteacher.py).
+  embedding, the outer loop learns the templates, the readout and (unless the learner
+  fixes it, `learn_init=False`) the embedding's starting value (a student of the
+  teacher's own form, tasks/hyperteacher.py).
 - `MLPHypernetwork`: the same base network whose weights an MLP (`generator`, ReLU,
   `generator_hidden` wide) makes from the embedding: a nonlinear weight generator.
 
