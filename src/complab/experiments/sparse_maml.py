@@ -27,10 +27,10 @@ Checks (seed means, each seed shown; thresholds ours):
    chance).
 2. sinusoid: sparse-MAML's meta-test error <= MAML's, both having learned (<= half the
    error of predicting 0).
-3. The masks are patterned: in every run, over the layers of >= 100 weights (which
-   start within a few percent of half on), the fraction of adapting weights differs
-   between the most and the least adapting layer by >= 0.1, and some layer's fraction
-   moved >= 0.1 from its start (the mask learned; an untrained mask passes neither).
+3. The masks are patterned: in every run, over the layers of >= 40 weights, the
+   spread of the fraction of adapting weights (most adapting layer minus least) grew
+   by >= 0.1 from its spread at the start (the random start already spreads small
+   layers a little; an untrained mask keeps its start).
 """
 
 from dataclasses import dataclass
@@ -52,7 +52,7 @@ TASKS = ("digits", "sinusoid")
 LEARNERS = ("maml", "sparse_maml")
 LEARNED = 2.0  # x chance (digits); error <= 1 / LEARNED x the zero predictor's (sinusoid)
 PATTERNED = 0.1
-MIN_SIZE = 100  # layers this large start within a few percent of half on (a 5-entry bias can start anywhere)
+MIN_SIZE = 40  # layers at least this large (a 1-entry bias is all on or off at any time)
 CURVE_POINTS = 11
 MASK_LR_SCALE = 7.5  # the mask's lr / the weights' lr
 
@@ -178,12 +178,12 @@ def expect(results: Results, cfg: Config) -> list[Check]:
             layers = [r for r in results.rows if r.get("seed") == s and r.get("task") == t
                       and r.get("metric") == "mask_on" and r["size"] >= MIN_SIZE]
             spread = max(r["value"] for r in layers) - min(r["value"] for r in layers) if layers else float("nan")
-            moved = max(abs(r["value"] - r["start"]) for r in layers) if layers else float("nan")
-            ok &= spread >= PATTERNED and moved >= PATTERNED
-            parts.append(f"seed {s}: spread {spread:.2f}, moved {moved:.2f}")
+            start = max(r["start"] for r in layers) - min(r["start"] for r in layers) if layers else float("nan")
+            ok &= spread >= start + PATTERNED
+            parts.append(f"seed {s}: spread {start:.2f} -> {spread:.2f}")
         said.append(f"{t}: " + ", ".join(parts))
-    checks.append(Check(f"the masks are patterned: over layers of >= {MIN_SIZE} weights the adapting fraction "
-                        f"differs by >= {PATTERNED} and moved >= {PATTERNED} from its start in some layer",
+    checks.append(Check(f"the masks are patterned: over layers of >= {MIN_SIZE} weights the spread of the adapting "
+                        f"fraction between layers grew by >= {PATTERNED} from its start",
                         ok, "; ".join(said)))
     return checks
 
