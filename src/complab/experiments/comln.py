@@ -26,6 +26,12 @@ Checks (each seed; thresholds ours, the paper reports accuracies on image benchm
 2. T is adapted: the learned horizon differs from T0 = 1 by >= 10%, and with the
    learned features and W0 the held-out query loss at the learned T is below the loss
    at T0 (the move helps; Adam would also move log T for a wrong-signed gradient).
+Measured at the cpu tier (3 seeds, 185 s of compute on 2 cores; the claim holds):
+query accuracy 0.207-0.212 -> 0.724-0.822; T 1 -> 1.57-1.70, query loss at the
+learned T 0.53-0.75 against 0.60-0.90 at T0. `complab bench meta`: the meta-gradient's
+planned memory stays 2.2 MiB from 10 to 300 solver steps, where backpropagation
+through the same solve grows from 0.16 to 2.0 MiB (and is ~40 x faster here: the
+sensitivities cost O(M^4 N) per step).
 """
 
 from dataclasses import dataclass

@@ -40,6 +40,11 @@ Checks (seed means, each seed shown):
 3. Contrastive meta-training lowers the meta-test loss to <= 0.5 x its value before
    training, and ends within 1.25 x implicit differentiation's (which must itself
    have halved it, else "like" compares two failures). Thresholds are ours.
+
+Measured at the cpu tier (3 seeds, 98 s of compute on 2 cores; the claim holds):
+cosine at 300 steps 0.02-0.20 at beta 1, 1.0000 at beta 0.01; at beta 0.01, 0.967-0.992
+at 10 steps, 1.0000 at 300; meta-test loss 0.051-0.072 -> 0.013-0.016 (contrastive)
+and -> 0.012-0.015 (implicit).
 """
 
 import dataclasses

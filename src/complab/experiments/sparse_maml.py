@@ -31,6 +31,15 @@ Checks (seed means, each seed shown; thresholds ours):
    spread of the fraction of adapting weights (most adapting layer minus least) grew
    by >= 0.1 from its spread at the start (the random start already spreads small
    layers a little; an untrained mask keeps its start).
+
+Measured at the cpu tier (3 seeds, 301 s of compute on 2 cores; the claim holds):
+digits accuracy MAML 0.615-0.710 (mean 0.657), sparse-MAML 0.832-0.840 (0.836);
+sinusoid error MAML 0.84-1.02 (0.90), sparse-MAML 0.37-0.51 (0.44), zero predictor
+4.3-4.7. Learned masks (fraction adapting, seed means; all start near 0.5): digits
+first layer 0.40, second 0.63, readout 0.81, biases 0.01-0.02, output bias 0 (early
+layers adapt least, as the paper reports); sinusoid first 0.23, second 0.32, readout
+0.37, first biases 0.75. Both learners are first order here (the paper code's
+default); MAML second order is not compared.
 """
 
 from dataclasses import dataclass
