@@ -38,6 +38,7 @@ from jaxtyping import Array, Float
 from complab.config import require
 from complab.learners import meta, optim
 from complab.learners.base import AbstractLearner
+from complab.learners.supervised import State
 
 
 def _rk4(field: Callable, y: Any, h: Array) -> Any:
@@ -137,12 +138,6 @@ def cross_entropy(logits: Array, labels: Array) -> Array:
     return -jnp.take_along_axis(jax.nn.log_softmax(logits), labels[:, None], axis=-1).mean()
 
 
-class State(eqx.Module):
-    model: Model
-    opt_state: Any
-    step: Array
-
-
 class COMLN(AbstractLearner):
     """Episodes with integer labels in support_y / query_y (0 .. ways - 1)."""
 
@@ -155,8 +150,7 @@ class COMLN(AbstractLearner):
     def init(self, key: jax.Array, model: Model) -> State:
         del key
         params = eqx.filter(model, eqx.is_inexact_array)
-        optim.check_groups(self.outer.groups, params)
-        return State(model=model, opt_state=optim.optimizer(self.outer).init(params), step=jnp.zeros((), jnp.int32))
+        return State(model=model, opt_state=optim.start(self.outer, params), step=jnp.zeros((), jnp.int32))
 
     def params(self, state: State) -> Any:
         return eqx.filter(state.model, eqx.is_inexact_array)
@@ -173,6 +167,5 @@ class COMLN(AbstractLearner):
         del key
         meta.check_episode(batch)
         (loss, aux), grads = eqx.filter_value_and_grad(self.episode_loss, has_aux=True)(state.model, batch)
-        updates, opt_state = optim.optimizer(self.outer).update(grads, state.opt_state, self.params(state))
-        model = eqx.apply_updates(state.model, updates)
+        model, opt_state = optim.descend(self.outer, grads, state.opt_state, self.params(state), state.model)
         return State(model=model, opt_state=opt_state, step=state.step + 1), {"loss": loss, **aux}

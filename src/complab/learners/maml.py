@@ -27,12 +27,7 @@ from jaxtyping import Array
 
 from complab.learners import meta, optim
 from complab.learners.base import AbstractLearner
-
-
-class State(eqx.Module):
-    model: Any
-    opt_state: Any
-    step: Array
+from complab.learners.supervised import State
 
 
 class MAML(AbstractLearner):
@@ -46,9 +41,8 @@ class MAML(AbstractLearner):
     def init(self, key: jax.Array, model: Any) -> State:
         del key
         meta.fast_spec(model, self.fast)  # refuse a pattern that matches nothing, before training
-        params = self.params(State(model, None, jnp.zeros((), jnp.int32)))
-        optim.check_groups(self.outer.groups, params)
-        return State(model=model, opt_state=optim.optimizer(self.outer).init(params), step=jnp.zeros((), jnp.int32))
+        params = eqx.filter(model, eqx.is_inexact_array)
+        return State(model=model, opt_state=optim.start(self.outer, params), step=jnp.zeros((), jnp.int32))
 
     def params(self, state: State) -> Any:
         return eqx.filter(state.model, eqx.is_inexact_array)
@@ -78,6 +72,5 @@ class MAML(AbstractLearner):
         del key
         meta.check_episode(batch)
         loss, aux, grads = self.meta_gradient(state.model, batch)
-        updates, opt_state = optim.optimizer(self.outer).update(grads, state.opt_state, self.params(state))
-        model = eqx.apply_updates(state.model, updates)
+        model, opt_state = optim.descend(self.outer, grads, state.opt_state, self.params(state), state.model)
         return State(model=model, opt_state=opt_state, step=state.step + 1), {"loss": loss, **aux}

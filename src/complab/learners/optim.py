@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import equinox as eqx
 import jax
 import optax
 
@@ -107,3 +108,16 @@ def optimizer(cfg: Config) -> optax.GradientTransformation:
     if cfg.groups:
         parts.append(_scale_by_groups(cfg.groups))
     return optax.chain(*parts)
+
+
+def start(cfg: Config, params: Any) -> Any:
+    """The optimizer state for `params` (refusing a learning-rate group that matches none of them)."""
+    check_groups(cfg.groups, params)
+    return optimizer(cfg).init(params)
+
+
+def descend(cfg: Config, grads: Any, opt_state: Any, params: Any, target: Any) -> tuple[Any, Any]:
+    """(`target` moved by one optimizer step on `grads`, the new optimizer state); `params` are
+    `target`'s trainable leaves, as `grads` holds them."""
+    updates, opt_state = optimizer(cfg).update(grads, opt_state, params)
+    return eqx.apply_updates(target, updates), opt_state

@@ -25,12 +25,7 @@ from jaxtyping import Array
 from complab.config import require
 from complab.learners import meta, optim
 from complab.learners.base import AbstractLearner
-
-
-class State(eqx.Module):
-    model: Any
-    opt_state: Any
-    step: Array
+from complab.learners.supervised import State
 
 
 class Proximal(AbstractLearner):
@@ -47,8 +42,7 @@ class Proximal(AbstractLearner):
         del key
         meta.fast_spec(model, self.fast)
         params = eqx.filter(model, eqx.is_inexact_array)
-        optim.check_groups(self.outer.groups, params)
-        return State(model=model, opt_state=optim.optimizer(self.outer).init(params), step=jnp.zeros((), jnp.int32))
+        return State(model=model, opt_state=optim.start(self.outer, params), step=jnp.zeros((), jnp.int32))
 
     def params(self, state: State) -> Any:
         return eqx.filter(state.model, eqx.is_inexact_array)
@@ -88,6 +82,5 @@ class Proximal(AbstractLearner):
         del key
         meta.check_episode(batch)
         loss, grads = self.meta_gradient(state.model, batch)
-        updates, opt_state = optim.optimizer(self.outer).update(grads, state.opt_state, self.params(state))
-        model = eqx.apply_updates(state.model, updates)
+        model, opt_state = optim.descend(self.outer, grads, state.opt_state, self.params(state), state.model)
         return State(model=model, opt_state=opt_state, step=state.step + 1), {"loss": loss}

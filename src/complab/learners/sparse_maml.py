@@ -60,9 +60,7 @@ class SparseMAML(AbstractLearner):
         mask = jax.tree.unflatten(tree, [self.mask_shift + jax.random.uniform(
             k, p.shape, p.dtype, -self.mask_scale, self.mask_scale) for k, p in zip(keys, leaves)])
         params = (eqx.filter(model, eqx.is_inexact_array), mask)
-        optim.check_groups(self.outer.groups, params)
-        return State(model=model, mask=mask, opt_state=optim.optimizer(self.outer).init(params),
-                     step=jnp.zeros((), jnp.int32))
+        return State(model=model, mask=mask, opt_state=optim.start(self.outer, params), step=jnp.zeros((), jnp.int32))
 
     def params(self, state: State) -> Any:
         return eqx.filter(state.model, eqx.is_inexact_array), state.mask
@@ -88,8 +86,8 @@ class SparseMAML(AbstractLearner):
         meta.check_episode(batch)
         (loss, aux), grads = eqx.filter_value_and_grad(
             lambda mm, b: self.episode_loss(*mm, b), has_aux=True)((state.model, state.mask), batch)
-        updates, opt_state = optim.optimizer(self.outer).update(grads, state.opt_state, self.params(state))
-        model, mask = eqx.apply_updates((state.model, state.mask), updates)
+        (model, mask), opt_state = optim.descend(self.outer, grads, state.opt_state, self.params(state),
+                                                 (state.model, state.mask))
         return State(model=model, mask=mask, opt_state=opt_state, step=state.step + 1), {"loss": loss, **aux,
                                                                                          "mask_on": _on(mask)}
 

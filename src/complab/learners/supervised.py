@@ -60,14 +60,12 @@ class Supervised(AbstractLearner):
     def init(self, key: jax.Array, model: Any) -> State:
         del key
         params = eqx.filter(model, eqx.is_inexact_array)
-        optim.check_groups(self.cfg.groups, params)
-        return State(model=model, opt_state=optim.optimizer(self.cfg).init(params), step=jnp.zeros((), jnp.int32))
+        return State(model=model, opt_state=optim.start(self.cfg, params), step=jnp.zeros((), jnp.int32))
 
     def params(self, state: State) -> Any:
         return eqx.filter(state.model, eqx.is_inexact_array)
 
     def step(self, key: jax.Array, state: State, batch: Any) -> tuple[State, dict]:
         loss, grads = eqx.filter_value_and_grad(self.loss)(state.model, batch, key)
-        updates, opt_state = optim.optimizer(self.cfg).update(grads, state.opt_state, self.params(state))
-        model = eqx.apply_updates(state.model, updates)
+        model, opt_state = optim.descend(self.cfg, grads, state.opt_state, self.params(state), state.model)
         return State(model=model, opt_state=opt_state, step=state.step + 1), {"loss": loss}
