@@ -151,7 +151,7 @@ def _train_episodes(task, n, shots, key, t=None):
 
 @eqx.filter_jit
 def _evaluate(learn: maml.MAML, model, episodes: dict):
-    """Per task: the query loss after adaptation, the target variance and the adapted fast parameters."""
+    """Per task: the query loss after adaptation and the adapted fast parameters (flattened)."""
 
     def task(sx, sy, qx, qy):
         adapted, _ = learn.adapt(model, sx, sy)
