@@ -34,3 +34,14 @@ def test_impossible_settings_are_refused():
         digits.Config(ways=21)
     with pytest.raises(ConfigError, match="proper subset"):
         digits.Config(train_digits=tuple(range(10)))
+
+
+def test_the_images_are_scikit_learns_digits_read_without_importing_it():
+    import subprocess
+    import sys
+
+    code = ("import sys; from complab.tasks import digits; x, y = digits.load(); "
+            "print(x.shape, int(y.sum()), 'sklearn' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["(1797,", "8,", "8)", str(sum(d * n for d, n in enumerate([178, 182, 177, 183, 181, 182, 181, 179,
+                                                                             174, 180]))), "False"]

@@ -15,7 +15,9 @@ context (tokens concat(image, one-hot label), `context_shots` per class, then a 
 of a random class with its label zeroed; cross-entropy at the query).
 """
 
+import importlib.util
 from dataclasses import dataclass
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -23,6 +25,7 @@ import numpy as np
 from jaxtyping import Array
 
 from complab.config import require
+from complab.errors import ComplabError
 from complab.tasks.base import AbstractTask, Batch, masked_mean
 
 PER_CLASS = 174
@@ -43,14 +46,25 @@ class Config:
                 f"ways={self.ways}, context_shots={self.context_shots}")
 
 
+def load() -> tuple[np.ndarray, np.ndarray]:
+    """(images [1797, 8, 8] with values 0..16, labels) from the file scikit-learn ships
+    (`sklearn/datasets/data/digits.csv.gz`, what its `load_digits` reads), read without
+    importing scikit-learn: its compiled modules (and OpenMP runtime) stay out of the
+    process, which loads JAX programs from the persistent cache."""
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or not spec.submodule_search_locations:
+        raise ComplabError("the digits come with scikit-learn, which is not installed: pip install scikit-learn")
+    path = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / "digits.csv.gz"
+    table = np.loadtxt(path, delimiter=",")
+    return table[:, :64].reshape(-1, 8, 8), table[:, 64].astype(int)
+
+
 def _classes() -> np.ndarray:
     """[10 digits, 4 rotations, PER_CLASS, 64] images in [0, 1]."""
-    from sklearn.datasets import load_digits
-
-    data = load_digits()
+    images_all, labels = load()
     out = np.zeros((10, 4, PER_CLASS, 64), np.float32)
     for d in range(10):
-        images = data.images[data.target == d][:PER_CLASS] / 16.0
+        images = images_all[labels == d][:PER_CLASS] / 16.0
         for r in range(4):
             out[d, r] = np.rot90(images, r, axes=(1, 2)).reshape(PER_CLASS, 64)
     return out
