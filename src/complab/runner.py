@@ -74,9 +74,9 @@ CACHE_BYTES = 2 * 2**30
 def enable_compilation_cache() -> Path:
     """JAX's persistent compilation cache, for every program (small ones too: on a CPU
     they are most of a short run's time). It is bounded (least recently used entries go
-    past CACHE_BYTES), which also makes JAX read and write entries under a file lock:
-    without one, a process (an xdist worker, a sweep's worker) reading a program that
-    another is still writing loads a torn executable and crashes (seen in CI)."""
+    past CACHE_BYTES), which also makes JAX read and write entries under a file lock, so
+    processes sharing it (xdist workers, a sweep's workers) never read a half-written
+    program."""
     default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "complab" / "jax"
     path = Path(os.environ.get("COMPLAB_JAX_CACHE", default))
     path.mkdir(parents=True, exist_ok=True)
