@@ -67,23 +67,16 @@ def run_meta() -> dict:
     return {"code_version": code_version(), "versions": versions, "device": f"{dev.platform}:{dev.device_kind}"}
 
 
-CACHE_BYTES = 2 * 2**30
-
-
 @lru_cache(maxsize=1)
 def enable_compilation_cache() -> Path:
     """JAX's persistent compilation cache, for every program (small ones too: on a CPU
-    they are most of a short run's time). It is bounded (least recently used entries go
-    past CACHE_BYTES), which also makes JAX read and write entries under a file lock, so
-    processes sharing it (xdist workers, a sweep's workers) never read a half-written
-    program."""
+    they are most of a short run's time)."""
     default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "complab" / "jax"
     path = Path(os.environ.get("COMPLAB_JAX_CACHE", default))
     path.mkdir(parents=True, exist_ok=True)
     jax.config.update("jax_compilation_cache_dir", str(path))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-    jax.config.update("jax_compilation_cache_max_size", CACHE_BYTES)
     return path
 
 

@@ -1,5 +1,5 @@
-"""Few-shot classification of handwritten digits (scikit-learn's 8 x 8 digits, 1,797
-images, shipped inside its wheel: nothing is downloaded).
+"""Few-shot classification of handwritten digits (the UCI 8 x 8 digits scikit-learn
+distributes, 1,797 images, shipped inside this package: nothing is downloaded).
 
 Classes are (digit, rotation by a multiple of 90 degrees), 40 in all, as Omniglot's
 few-shot benchmark multiplies its classes by rotation (Santoro et al. 2016; Finn et al.
@@ -15,7 +15,6 @@ context (tokens concat(image, one-hot label), `context_shots` per class, then a 
 of a random class with its label zeroed; cross-entropy at the query).
 """
 
-import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,10 +24,10 @@ import numpy as np
 from jaxtyping import Array
 
 from complab.config import require
-from complab.errors import ComplabError
 from complab.tasks.base import AbstractTask, Batch, masked_mean
 
 PER_CLASS = 174
+DATA = Path(__file__).parent / "data" / "digits.csv.gz"
 
 
 @dataclass(frozen=True)
@@ -47,15 +46,9 @@ class Config:
 
 
 def load() -> tuple[np.ndarray, np.ndarray]:
-    """(images [1797, 8, 8] with values 0..16, labels) from the file scikit-learn ships
-    (`sklearn/datasets/data/digits.csv.gz`, what its `load_digits` reads), read without
-    importing scikit-learn: its compiled modules (and OpenMP runtime) stay out of the
-    process, which loads JAX programs from the persistent cache."""
-    spec = importlib.util.find_spec("sklearn")
-    if spec is None or not spec.submodule_search_locations:
-        raise ComplabError("the digits come with scikit-learn, which is not installed: pip install scikit-learn")
-    path = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / "digits.csv.gz"
-    table = np.loadtxt(path, delimiter=",")
+    """(images [1797, 8, 8] with values 0..16, labels) from the copy shipped in this package
+    (tasks/data/digits.csv.gz; its README says where it comes from)."""
+    table = np.loadtxt(DATA, delimiter=",")
     return table[:, :64].reshape(-1, 8, 8), table[:, 64].astype(int)
 
 
