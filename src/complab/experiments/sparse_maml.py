@@ -8,7 +8,7 @@ performance at least MAML's, and the learned masks are patterned: how much of ea
 adapts differs between layers.
 
 Setup, two few-shot problems:
-- "digits": 5-way 5-shot classification (15 queries per class) of scikit-learn's digits
+- "digits": 5-way 5-shot classification (15 queries per class) of the UCI 8 x 8 digits
   with rotated classes (tasks/digits.py: digits 0-4 meta-train, 5-9 meta-test, 20
   classes each), an MLP 64-128-128-5 (ReLU), cross-entropy; inner SGD lr 0.4;
 - "sinusoid": 10-shot sinusoid regression with MAML's task family (A in [0.1, 5], phase
