@@ -65,6 +65,7 @@ precondition. Decoding R^2 separates the supports less than the held-out loss do
 (disconnected still decodes at 0.74-0.86).
 """
 
+import dataclasses
 from dataclasses import dataclass
 
 import equinox as eqx
@@ -128,7 +129,7 @@ def cells(cfg: Config) -> list[dict]:
 
 
 def _task(cfg: Config, support: str) -> hyperteacher.Hyperteacher:
-    return hyperteacher.Hyperteacher(hyperteacher.Config(**{**vars(cfg.task), "support": support}))
+    return hyperteacher.Hyperteacher(dataclasses.replace(cfg.task, support=support))
 
 
 def _mse(model, x, y):

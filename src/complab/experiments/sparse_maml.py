@@ -42,6 +42,7 @@ layers adapt least, as the paper reports); sinusoid first 0.23, second 0.32, rea
 default); MAML second order is not compared.
 """
 
+import dataclasses
 from dataclasses import dataclass
 
 import equinox as eqx
@@ -133,7 +134,7 @@ def run(cfg: Config, cell: dict, key: jax.Array, ctx) -> list[dict]:
     model = students.Config("mlp", hidden=p.hidden, layers=2).build(d_in, d_out, key=k_init)
     if cell["learner"] == "sparse_maml":
         groups = cfg.train.groups + (optim.Group(r"^\[1\]", MASK_LR_SCALE),)  # the mask: (model, mask)[1]
-        learner = sparse_maml.SparseMAML(optim.Config(**{**vars(cfg.train), "groups": groups}), p.inner, loss,
+        learner = sparse_maml.SparseMAML(dataclasses.replace(cfg.train, groups=groups), p.inner, loss,
                                          first_order=cfg.first_order)
     else:
         learner = maml.MAML(cfg.train, p.inner, loss, first_order=cfg.first_order)
