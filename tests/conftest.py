@@ -5,14 +5,22 @@ import jax
 import pytest
 from rich.console import Console
 
-from complab import runner
+from complab import programs, runner
 
 FLAGSHIP = "gated_rnn_discovers_attention"
 
 # No silent rank broadcasting, as in Equinox's own tests. (Strict dtype promotion is
 # not set: Optax's Adam mixes Python floats with int32 step counts.)
 jax.config.update("jax_numpy_rank_promotion", "raise")
-runner.enable_compilation_cache()  # shared by the xdist workers: what one compiled, the other loads
+programs.enable_compilation_cache()  # shared by the xdist workers: what one compiled, the other loads
+
+
+@pytest.fixture(autouse=True)
+def _programs_within_the_map_cap():
+    """A worker runs hundreds of tests, each loading programs: release them between tests
+    before they exhaust the process's memory maps (see `programs`)."""
+    yield
+    programs.release_near_map_limit()
 
 
 @pytest.fixture(scope="session")

@@ -10,11 +10,9 @@ finished run is reused unless `force`; an interrupted one resumes from its
 checkpoints; a failed one is recorded and the other runs go on. The claim is
 evaluated once, over every finished run. SIGTERM is handled like Ctrl-C (a
 preempted job keeps its last chunk). Compiled programs go to JAX's persistent
-cache (`$COMPLAB_JAX_CACHE`, default ~/.cache/complab/jax), so a second process
-compiles nothing it has compiled before.
+cache (see `programs`), so a second process compiles nothing it has compiled before.
 """
 
-import os
 import platform
 import subprocess
 import time
@@ -32,7 +30,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 
 import complab
 from complab import config as cfgs
-from complab import experiments, interrupts, rng
+from complab import experiments, interrupts, programs, rng
 from complab.errors import ComplabError, NaNLossError
 from complab.experiments.base import TIERS, Check, Results
 from complab.context import Context, Heartbeat
@@ -65,51 +63,6 @@ def run_meta() -> dict:
             pass
     dev = jax.devices()[0]
     return {"code_version": code_version(), "versions": versions, "device": f"{dev.platform}:{dev.device_kind}"}
-
-
-def _atomic_cache_writes() -> None:
-    """Make JAX's file cache write each entry to a temporary file and rename it into place.
-    JAX writes an entry in place (`LRUCache.put`, unbounded cache): a process killed while
-    writing (kill -9, a preempted job) leaves a truncated program that every later
-    process loading it crashes on (a segfault, seen in CI after the kill -9 campaign).
-    A rename is atomic, so an entry is either whole or absent. Reaches into a private JAX
-    module; where its shape differs, JAX's own writing is left as it is."""
-    try:
-        from jax._src import lru_cache as file_cache
-    except ImportError:
-        return
-    cls = getattr(file_cache, "LRUCache", None)
-    original = getattr(cls, "put", None)
-    if original is None or getattr(original, "complab_atomic", False):
-        return
-
-    def put(self, key: str, value: bytes) -> None:
-        if getattr(self, "eviction_enabled", True) or not key:
-            return original(self, key, value)  # the bounded cache writes under JAX's own lock
-        path = Path(str(self.path)) / f"{key}{file_cache._CACHE_SUFFIX}"
-        if path.exists():
-            return
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(value)
-        os.replace(tmp, path)
-
-    put.complab_atomic = True
-    cls.put = put
-
-
-@lru_cache(maxsize=1)
-def enable_compilation_cache() -> Path:
-    """JAX's persistent compilation cache, for every program (small ones too: on a CPU
-    they are most of a short run's time). Entries are written atomically (see
-    `_atomic_cache_writes`)."""
-    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "complab" / "jax"
-    path = Path(os.environ.get("COMPLAB_JAX_CACHE", default))
-    path.mkdir(parents=True, exist_ok=True)
-    jax.config.update("jax_compilation_cache_dir", str(path))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-    _atomic_cache_writes()
-    return path
 
 
 @dataclass
@@ -188,7 +141,7 @@ def _prepare(experiment_id: str, tier: str, seeds, overrides: dict[str, Any] | N
     trackers = check_trackers(trackers)
     exp = experiments.load(experiment_id)
     cfg = resolve_config(exp, tier, overrides)
-    enable_compilation_cache()
+    programs.enable_compilation_cache()
     return exp, cfg, trackers
 
 
@@ -330,6 +283,7 @@ def _run_one(exp, cfg, cell: dict, seed: int, store: Store, run_: Run, progress:
     finally:
         beat.close()
         sinks.close()
+        programs.release_near_map_limit()
     return store.find(run_.experiment, run_.config_hash, seed, cell), error
 
 

@@ -24,7 +24,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from complab import experiments, rng, runner, training
+from complab import experiments, programs, rng, runner, training
 from complab.bench.experiments import _Measured
 
 
@@ -132,6 +132,6 @@ def seeds(experiment_id: str = "gated_rnn_discovers_attention", tier: str = "cpu
 
 
 if __name__ == "__main__":  # a processes worker: experiment, tier, seeds, steps
-    runner.enable_compilation_cache()
+    programs.enable_compilation_cache()
     _, (_, learner_, state_, source_, _) = first_fit(sys.argv[1], sys.argv[2])
     print(json.dumps(loop_seconds(learner_, state_, source_, int(sys.argv[3]), int(sys.argv[4]))))
