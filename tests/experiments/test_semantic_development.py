@@ -16,7 +16,7 @@ def _results(deviation=0.01, halves=(2.8, 3.6, 5.8, 9.0), predicted=(3.0, 4.0, 6
     rows, curves, t = [], [], CFG.eta * STEPS
     for seed in seeds:
         decoupled = [deep_linear.mode_strength(t, s, CFG.a0) * (1 + deviation) for s in S]
-        random = [s / (1 + np.exp(-5 * (t - h))) for s, h in zip(S, halves)]
+        random = [s / (1 + np.exp(np.minimum(-5 * (t - h), 50))) for s, h in zip(S, halves)]
         for level, (s, p) in enumerate(zip(S, predicted)):
             rows.append({"seed": seed, "init": "decoupled", "level": level, "singular_value": s, "a0": CFG.a0})
             rows.append({"seed": seed, "init": "random", "level": level, "singular_value": s,
