@@ -30,6 +30,7 @@ Choices made where the paper is ambiguous go in the module's docstring.
 """
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Callable
 
 import numpy as np
@@ -104,9 +105,17 @@ class Results:
             raise ValueError(f"expected one row matching {where}, found {len(hits)}")
         return hits[0]
 
+    @cached_property
+    def _curves_named(self) -> dict[str, list[dict]]:
+        """The curves by name (Results are not changed once made)."""
+        out: dict[str, list[dict]] = {}
+        for c in self.curves:
+            out.setdefault(c["name"], []).append(c)
+        return out
+
     def curve(self, name: str, **where) -> tuple[np.ndarray, np.ndarray]:
         """(steps, values) of one evaluation curve, e.g. `curve("eg", seed=0, k=4, fit="sim")`."""
-        pts = sorted((c["step"], c["value"]) for c in self.curves if c["name"] == name and _matches(c, where))
+        pts = sorted((c["step"], c["value"]) for c in self._curves_named.get(name, ()) if _matches(c, where))
         if not pts:
             raise ValueError(f"no curve {name!r} matching {where}")
         steps = [p[0] for p in pts]
