@@ -29,8 +29,8 @@ Checks (each seed; thresholds ours, the paper overlays curves):
 Measured at the cpu tier (3 seeds, ~5 s; the claim holds): decoupled max deviation
 0.0089 s (the Euler steps' error); random start half-times 2.71 / 3.5-3.9 / 5.6-6.2 /
 9.0-9.8 against predicted 2.9-3.0 / 4.1-4.2 / 5.9-6.1 / 9.4-9.8 for s = 1.37 / 0.94 /
-0.61 / 0.35. Not yet: the paper's figure of the representational similarity
-differentiating over time.
+0.61 / 0.35. The figure's second row shows the items' hidden-representation similarity
+at the start, at each level's half-time and at the end: one block, then two, four, eight.
 """
 
 from dataclasses import dataclass
@@ -122,9 +122,12 @@ class GradientDescent(AbstractLearner):
 
 
 def _strength(key, state, u, v, average):
-    """Each level's strength tr(U_l^T W2 W1 V_l) / k_l."""
+    """Each level's strength tr(U_l^T W2 W1 V_l) / k_l, and the items' hidden representations'
+    similarity (inner products of W1 x_i, flattened)."""
     del key
-    return {"strength": average @ jnp.diagonal(u.T @ (state.w2 @ state.w1) @ v)}
+    items = state.w1.shape[1]
+    return {"strength": average @ jnp.diagonal(u.T @ (state.w2 @ state.w1) @ v),
+            "similarity": (items * state.w1.T @ state.w1).reshape(-1)}
 
 
 def run(cfg: Config, cell: dict, key: jax.Array, ctx) -> list[dict]:
@@ -192,7 +195,9 @@ def plot(results: Results, cfg: Config):
     import matplotlib.pyplot as plt
 
     seed = results.seeds[0]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig = plt.figure(figsize=(12, 7.5))
+    grid = fig.add_gridspec(2, 6)
+    axes = [fig.add_subplot(grid[0, :3]), fig.add_subplot(grid[0, 3:])]
     for ax, init in zip(axes, INITS):
         for r in trajectories(results, cfg, seed, init):
             c = f"C{r['level']}"
@@ -202,9 +207,29 @@ def plot(results: Results, cfg: Config):
         ax.set_ylabel("mode strength (solid: simulation, dashed: theory)")
         ax.set_title(f"{init} start (seed {seed})")
         ax.legend(fontsize=7)
+    _similarity_row(fig, grid, results, cfg, seed)
     fig.suptitle(f"Deep linear network on a {cfg.levels}-level hierarchy")
     fig.tight_layout()
     return fig
+
+
+def _similarity_row(fig, grid, results: Results, cfg: Config, seed: int) -> None:
+    """The items' hidden-representation similarity (random start) at six times, from the start
+    to past the finest level's half-time: coarse distinctions appear before fine ones."""
+    steps, sim = results.curve("similarity", seed=seed, init="random")
+    rows = trajectories(results, cfg, seed, "random")
+    marks = [0.0] + [r["half_time"] for r in rows] + [cfg.time]
+    marks = sorted({m for m in marks if np.isfinite(m)})[:6]
+    items = int(round(np.sqrt(sim.shape[1])))
+    for k, t in enumerate(marks):
+        i = int(np.argmin(np.abs(cfg.eta * steps - t)))
+        ax = fig.add_subplot(grid[1, k])
+        ax.imshow(sim[i].reshape(items, items), cmap="viridis")
+        ax.set_title(f"t = {cfg.eta * steps[i]:.1f}", fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if k == 0:
+            ax.set_ylabel("item similarity (W1 x_i . W1 x_j)", fontsize=8)
 
 
 EXPERIMENT = Experiment(
