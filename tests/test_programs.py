@@ -44,6 +44,7 @@ def test_programs_loaded_from_the_cache_hold_maps_until_released():
     loaded = programs.map_use()[0]
     assert loaded - before >= 40, f"{loaded - before} maps for 40 programs loaded from the cache"
     assert not programs.release_near_map_limit(fraction=1.0)  # far below the cap: nothing dropped
-    assert programs.release_near_map_limit(fraction=0.0)
+    with pytest.warns(UserWarning, match="something else holds them"):  # at fraction 0 some maps always remain
+        assert programs.release_near_map_limit(fraction=0.0)
     assert programs.map_use()[0] <= before + 5, "the loaded programs' maps were not released"
     assert all(bool((f(x) == y).all()) for f, y in zip(fns, first))  # released programs load again

@@ -16,6 +16,7 @@ programs then load again from the disk cache when next called (milliseconds each
 
 import gc
 import os
+import warnings
 from functools import lru_cache
 from pathlib import Path
 
@@ -89,4 +90,9 @@ def release_near_map_limit(fraction: float = 0.5) -> bool:
         return False
     jax.clear_caches()
     gc.collect()
+    after = map_use()
+    if after is not None and after[0] > fraction * after[1]:
+        warnings.warn(f"this process still holds {after[0]} of its {after[1]} memory maps after JAX's programs "
+                      "were released: something else holds them, and the process may be stopped when it runs out",
+                      stacklevel=2)
     return True

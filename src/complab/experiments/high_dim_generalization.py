@@ -25,8 +25,9 @@ Checks (each seed):
    (E_t falls to zero when alpha < 1, where its relative error measures only the finite-N
    smallest eigenvalue; we scale it by its starting value).
 2. After training to t = `time`, E_g is largest at the alpha of the grid nearest 1, at least
-   1.2x any other alpha's; at t = 1 (early) E_g falls with alpha throughout (the peak comes
-   from overtraining, as the theory says).
+   1.2x any other alpha's, and 1.5x above its own minimum over training (overtraining); at
+   t = 1 (early) E_g falls with alpha throughout (the peak comes from overtraining, as the
+   theory says).
 3. alpha < 1: the large start ends with E_g higher by (1 - alpha) sigma_0^2 (within 20%) and
    its weights in the null space of X never move (relative change < 1e-3); alpha > 1 (the
    ablation: no null space): the two starts end within 10% of that gap of each other.
@@ -62,6 +63,10 @@ PEAK = 1.2
 GAP = 0.2
 NULL_MOVED = 1e-3
 EARLY = 1.0
+RISE = 1.5
+# float32 products in full (a GPU's default TF32 products make X^T X not exactly singular: the
+# null-space weights then drift by ~2e-2 over the cpu tier's 10,000 steps, measured on an H100)
+EXACT = jax.lax.Precision.HIGHEST
 
 
 @dataclass(frozen=True)
@@ -127,7 +132,7 @@ class QuadraticGD(AbstractLearner):
 
     def step(self, key: jax.Array, state: _State, batch: None) -> tuple[_State, dict]:
         del key, batch
-        gw = jnp.einsum("rij,rj->ri", self.gram, state.w)
+        gw = jnp.einsum("rij,rj->ri", self.gram, state.w, precision=EXACT)
         loss = jnp.mean(self.yy - jnp.sum(state.w * (2 * self.xty - gw), -1)) / self.p
         return _State(state.w + self.eta * (self.xty - gw), state.step + 1), {"loss": loss}
 
@@ -136,7 +141,7 @@ def _errors(key, state, x, y, teacher, noise_var):
     """Mean over replicates of E_g and E_t."""
     del key
     eg = jnp.mean(jnp.sum((state.w - teacher) ** 2, -1)) / teacher.shape[-1] + noise_var
-    resid = y - jnp.einsum("rpn,rn->rp", x, state.w)
+    resid = y - jnp.einsum("rpn,rn->rp", x, state.w, precision=EXACT)
     return {"eg": eg, "et": jnp.mean(resid**2)}
 
 
@@ -146,7 +151,8 @@ def problem(cfg: Config, alpha: float, key: jax.Array):
     kx, kw, ke, k0 = rng.streams(key, "x", "teacher", "noise", "start")
     x = jax.random.normal(kx, (cfg.replicates, p, cfg.n)) / np.sqrt(cfg.n)
     teacher = cfg.sigma_w * jax.random.normal(kw, (cfg.replicates, cfg.n))
-    y = jnp.einsum("rpn,rn->rp", x, teacher) + cfg.sigma_eps * jax.random.normal(ke, (cfg.replicates, p))
+    noise = cfg.sigma_eps * jax.random.normal(ke, (cfg.replicates, p))
+    y = jnp.einsum("rpn,rn->rp", x, teacher, precision=EXACT) + noise
     return x, y, teacher, jax.random.normal(k0, (cfg.replicates, cfg.n))
 
 
@@ -154,7 +160,8 @@ def run(cfg: Config, cell: dict, key: jax.Array, ctx) -> list[dict]:
     alpha, sigma_0 = cell["alpha"], (cfg.sigma_0 if cell["init"] == "large" else 0.0)
     x, y, teacher, z = problem(cfg, alpha, rng.named(key, f"alpha={alpha}"))
     w0 = sigma_0 * z
-    learner = QuadraticGD(jnp.einsum("rpi,rpj->rij", x, x), jnp.einsum("rpi,rp->ri", x, y), jnp.sum(y**2, -1),
+    learner = QuadraticGD(jnp.einsum("rpi,rpj->rij", x, x, precision=EXACT),
+                          jnp.einsum("rpi,rp->ri", x, y, precision=EXACT), jnp.sum(y**2, -1),
                           int(x.shape[1]), cfg.eta)
     n_steps = steps(cfg, cell)
     evaluate = jax.tree_util.Partial(_errors, x=x, y=y, teacher=teacher, noise_var=cfg.sigma_eps**2)
@@ -205,8 +212,10 @@ def expect(results: Results, cfg: Config) -> list[Check]:
         top = max(late, key=late.get)
         second = max(v for a, v in late.items() if a != top)
         falling = all(early[a] > early[b] for a, b in zip(cfg.alphas, cfg.alphas[1:]))
-        peak_ok &= top == nearest and late[top] >= PEAK * second and falling
+        lowest = float(np.min(table[s, nearest, "small"]["eg"]))
+        peak_ok &= top == nearest and late[top] >= PEAK * second and falling and late[nearest] >= RISE * lowest
         said.append(f"seed {s}: late E_g " + ", ".join(f"{a}: {v:.2f}" for a, v in late.items())
+                    + f" (alpha = {nearest}: minimum {lowest:.2f} during training)"
                     + f"; at t = {EARLY:g} " + ", ".join(f"{a}: {v:.2f}" for a, v in early.items()))
     frozen_ok, froz = True, []
     scale = cfg.sigma_0**2 * max([1 - b for b in cfg.frozen_alphas if b < 1], default=1.0)  # the gap below 1
@@ -224,11 +233,12 @@ def expect(results: Results, cfg: Config) -> list[Check]:
             frozen_ok &= ok
     return [
         Check(f"theory matches simulation within {MATCH:.0%} where |alpha - 1| >= {AWAY}",
-              all(v <= MATCH for v in dev.values()), f"largest deviation {per_seed(dev, '{:.2%}')}"),
-        Check(f"after long training E_g peaks at alpha = {nearest}, at least {PEAK}x any other alpha's; early "
-              f"(t = {EARLY:g}) it falls with alpha", peak_ok, "; ".join(said)),
+              bool(all(v <= MATCH for v in dev.values())), f"largest deviation {per_seed(dev, '{:.2%}')}"),
+        Check(f"after long training E_g peaks at alpha = {nearest}, at least {PEAK}x any other alpha's and "
+              f"{RISE}x its own minimum; early "
+              f"(t = {EARLY:g}) it falls with alpha", bool(peak_ok), "; ".join(said)),
         Check("alpha < 1: a large start keeps its null-space weights and pays (1 - alpha) sigma_0^2 in E_g "
-              f"(within {GAP:.0%}); alpha > 1: the start is forgotten", frozen_ok, "; ".join(froz)),
+              f"(within {GAP:.0%}); alpha > 1: the start is forgotten", bool(frozen_ok), "; ".join(froz)),
     ]
 
 
@@ -271,7 +281,7 @@ EXPERIMENT = Experiment(
     claim="Marchenko-Pastur theory predicts a linear student's training and generalisation error over training "
     "time; overtraining hurts most at alpha = P/N = 1; below it the untouched subspace keeps its initial weights.",
     tiers={
-        "smoke": Config(n=40, alphas=(0.5, 1.0, 2.0), frozen_alphas=(0.5, 2.0), replicates=2, eta=0.02, time=20.0,
+        "smoke": Config(n=40, alphas=(0.5, 1.0, 2.0), frozen_alphas=(0.5, 2.0), replicates=2, eta=0.02, time=5.0,
                         points=12),
         "cpu": Config(),
         "paper": Config(n=1000, alphas=(0.1, 0.25, 0.5, 0.75, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0, 3.0, 4.0),

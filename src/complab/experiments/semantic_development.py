@@ -218,8 +218,8 @@ def _similarity_row(fig, grid, results: Results, cfg: Config, seed: int) -> None
     to past the finest level's half-time: coarse distinctions appear before fine ones."""
     steps, sim = results.curve("similarity", seed=seed, init="random")
     rows = trajectories(results, cfg, seed, "random")
-    marks = [0.0] + [r["half_time"] for r in rows] + [cfg.time]
-    marks = sorted({m for m in marks if np.isfinite(m)})[:6]
+    marks = sorted({m for m in [0.0] + [r["half_time"] for r in rows] + [cfg.time] if np.isfinite(m)})
+    marks = [marks[i] for i in sorted({int(round(k)) for k in np.linspace(0, len(marks) - 1, min(6, len(marks)))})]
     items = int(round(np.sqrt(sim.shape[1])))
     for k, t in enumerate(marks):
         i = int(np.argmin(np.abs(cfg.eta * steps - t)))

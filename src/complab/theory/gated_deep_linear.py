@@ -5,7 +5,7 @@ A gated routing network has input modules W1_i, a shared layer W2 and output mod
 W3_j; a binary gate trains a set of pathways (i, j), each mapping the items X = I to the
 same targets Y with the product W3_j W2 W1_i. The loss is the sum over trained pathways
 of the mean squared error over the P items and D outputs. From decoupled, balanced
-weights (every pathway's product U diag(b1 b2 b3) V^T with Y^T X = U S V^T, the same
+weights (every pathway's product U diag(b1 b2 b3) V^T with Y X^T = U S V^T, the same
 strengths in every module of a layer) each singular mode keeps its own three strengths,
 and one full-batch gradient step of rate lr changes them by
 

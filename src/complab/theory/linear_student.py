@@ -36,12 +36,17 @@ def edges(alpha: float) -> tuple[float, float]:
     return (1 - np.sqrt(alpha)) ** 2, (1 + np.sqrt(alpha)) ** 2
 
 
+@lru_cache(maxsize=4)
+def _legendre(nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.polynomial.legendre.leggauss(nodes)
+
+
 @lru_cache(maxsize=64)
 def _quadrature(alpha: float, nodes: int = NODES) -> tuple[np.ndarray, np.ndarray]:
     """(eigenvalues l_i, weights w_i) with sum_i w_i f(l_i) ~ int rho(l) f(l) dl over the
     continuous part."""
     lo, hi = edges(alpha)
-    x, w = np.polynomial.legendre.leggauss(nodes)
+    x, w = _legendre(nodes)
     th = np.pi * (x + 1) / 2  # (0, pi)
     lam = lo + (hi - lo) * (1 - np.cos(th)) / 2
     # rho dl = sqrt((hi - l)(l - lo)) / (2 pi l) * (hi - lo)/2 sin th dth, sqrt(...) = (hi - lo)/2 sin th
