@@ -2,6 +2,7 @@
 on each backend (equal rows, reuse on relaunch, one verdict per grid point), and bad
 sweep inputs as one sentence that loses nothing stored."""
 
+import importlib.util
 import sqlite3
 import sys
 
@@ -46,12 +47,6 @@ def test_the_local_pool_retries_a_crashed_worker_and_not_a_failed_trial(tmp_path
     assert sum(e[0] == "retry" for e in events) == 3 and sum(e[0] == "end" for e in events) == 3
 
 
-@pytest.fixture(scope="module")
-def local_sweep(tmp_path_factory):
-    root = tmp_path_factory.mktemp("sweep")
-    return root, driver.sweep(EXP, tier="smoke", seeds=SEEDS, grid=GRID, results=root, workers=2, console=QUIET)
-
-
 def _rows(root, point):
     store = Store(root)
     exp = experiments.load(EXP)
@@ -60,8 +55,12 @@ def _rows(root, point):
     return sorted(store.rows(runs), key=lambda r: (r["seed"], str(r)))
 
 
-def test_a_local_sweep_runs_every_point_and_seed_and_judges_each_point(local_sweep, tmp_path):
-    root, outs = local_sweep
+def test_a_sweep_runs_every_point_and_seed_judges_each_reuses_on_relaunch_and_ray_agrees(tmp_path_factory):
+    """One test, so that its sweep is made once (a fixture shared by several tests is made again on each xdist
+    worker that runs one of them)."""
+    root = tmp_path_factory.mktemp("sweep")
+    outs = driver.sweep(EXP, tier="smoke", seeds=SEEDS, grid=GRID, results=root, workers=2, console=QUIET)
+    # every point and seed, one verdict per point
     assert [o.point for o in outs] == [{"alpha": "0.5"}, {"alpha": "0.25"}]
     cells = len(experiments.load(EXP).cell_list(runner.resolve_config(
         experiments.load(EXP), "smoke", {})))
@@ -72,28 +71,25 @@ def test_a_local_sweep_runs_every_point_and_seed_and_judges_each_point(local_swe
     verdicts = db.execute("SELECT overrides, seeds FROM verdicts WHERE experiment=?", (EXP,)).fetchall()
     assert sorted(verdicts) == sorted([('{"alpha": "0.25"}', "[0, 1, 2]"), ('{"alpha": "0.5"}', "[0, 1, 2]")])
     # the same config and seed run directly give bit-identical rows
-    direct = runner.run(EXP, tier="smoke", seeds=[1], overrides={"alpha": "0.25"}, results=tmp_path, console=QUIET)
+    direct = runner.run(EXP, tier="smoke", seeds=[1], overrides={"alpha": "0.25"},
+                        results=tmp_path_factory.mktemp("direct"), console=QUIET)
     assert sorted(direct.rows, key=str) == sorted([r for r in _rows(root, {"alpha": "0.25"}) if r["seed"] == 1],
                                                   key=str)
-
-
-def test_a_relaunched_sweep_reuses_every_finished_trial(local_sweep):
-    root, outs = local_sweep
+    # a relaunched sweep reuses every finished trial and judges alike
     ended = {r.id: r.ended for r in Store(root).runs(EXP)}
     again = driver.sweep(EXP, tier="smoke", seeds=SEEDS, grid=GRID, results=root, console=QUIET)
     assert {r.id: r.ended for r in Store(root).runs(EXP)} == ended
     assert [[c.passed for c in o.outcome.checks] for o in again] == [[c.passed for c in o.outcome.checks]
                                                                      for o in outs]
-
-
-def test_a_ray_sweep_gives_the_local_sweeps_rows(local_sweep, tmp_path):
-    pytest.importorskip("ray")
-    root, _ = local_sweep
-    outs = driver.sweep(EXP, tier="smoke", seeds=SEEDS, grid=GRID, results=tmp_path, backend="ray", workers=2,
+    # the Ray backend gives the local sweep's rows (Ray comes with the test extra; without it this part is left out)
+    if importlib.util.find_spec("ray") is None:
+        return
+    elsewhere = tmp_path_factory.mktemp("ray")
+    outs = driver.sweep(EXP, tier="smoke", seeds=SEEDS, grid=GRID, results=elsewhere, backend="ray", workers=2,
                         console=QUIET)
     assert all(not o.outcome.failures for o in outs)
     for point in grid.points(GRID):
-        assert _rows(tmp_path, point) == _rows(root, point)
+        assert _rows(elsewhere, point) == _rows(root, point)
 
 
 @pytest.mark.parametrize("argv,fragment", [
@@ -107,8 +103,9 @@ def test_a_ray_sweep_gives_the_local_sweeps_rows(local_sweep, tmp_path):
     (["--grid", "alpha=0.5,0.50"], "grid points alpha=0.5 and alpha=0.50 share runs"),
     (["--seeds", "0", "--num-seeds", "2"], "not allowed with argument --seeds"),
 ])
-def test_bad_sweep_input_is_one_sentence_and_loses_nothing(capsys, local_sweep, argv, fragment):
-    root, _ = local_sweep
+def test_bad_sweep_input_is_one_sentence_and_loses_nothing(capsys, smoke_results, argv, fragment):
+    root, _ = smoke_results  # a results folder with runs in it (the session's own; a sweep's would be built again
+    # on each worker that runs one of these)
     if "ray" in argv:
         pytest.importorskip("ray")
     dump = "\n".join(sqlite3.connect(root / "complab.db").iterdump())
