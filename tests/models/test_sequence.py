@@ -1,5 +1,6 @@
 import jax
 import numpy as np
+import pytest
 
 from complab.models import sequence
 from complab.models.mixers import gated_rnn, linear_attention
@@ -106,17 +107,18 @@ def _last_cases():
                                         form=form)
 
 
-def test_the_last_position_alone_is_the_last_row_of_the_whole_output():
+@pytest.mark.parametrize("name, cfg", list(_last_cases()), ids=lambda v: v if isinstance(v, str) else
+                         f"{v.layers}-{v.norm}-{v.form}")
+def test_the_last_position_alone_is_the_last_row_of_the_whole_output(name, cfg):
     x = jax.random.normal(jax.random.key(1), (4, 9, 5))
-    for name, cfg in _last_cases():
-        model = sequence.SequenceModel(cfg, 5, 3, key=jax.random.key(0))
-        full = jax.vmap(model)(x)[:, -1]
-        last = jax.vmap(model.last)(x)
-        np.testing.assert_allclose(last, full, rtol=2e-5, atol=2e-6, err_msg=f"{name} {cfg}")
-        g_full = jax.grad(lambda m: (jax.vmap(m)(x)[:, -1] ** 2).sum())(model)
-        g_last = jax.grad(lambda m: (jax.vmap(m.last)(x) ** 2).sum())(model)
-        for a, b in zip(jax.tree.leaves(g_last), jax.tree.leaves(g_full)):
-            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5, err_msg=f"gradient, {name} {cfg}")
+    model = sequence.SequenceModel(cfg, 5, 3, key=jax.random.key(0))
+    full = jax.vmap(model)(x)[:, -1]
+    last = jax.vmap(model.last)(x)
+    np.testing.assert_allclose(last, full, rtol=2e-5, atol=2e-6, err_msg=f"{name} {cfg}")
+    g_full = jax.grad(lambda m: (jax.vmap(m)(x)[:, -1] ** 2).sum())(model)
+    g_last = jax.grad(lambda m: (jax.vmap(m.last)(x) ** 2).sum())(model)
+    for a, b in zip(jax.tree.leaves(g_last), jax.tree.leaves(g_full)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5, err_msg=f"gradient, {name} {cfg}")
 
 
 def test_a_loss_at_the_last_position_equals_the_tasks_loss():
