@@ -48,6 +48,7 @@ from complab import rng
 from complab.config import require
 from complab.experiments.base import Check, Experiment, Results, per_seed
 from complab.learners.base import AbstractLearner
+from complab.learners.linear_gd import TwoLayerLinearGD
 from complab.theory import effort_control as theory
 from complab.training import linear_steps
 
@@ -121,35 +122,6 @@ class ValueAscent(AbstractLearner):
         return _Control(optax.apply_updates(state.theta, update), opt_state, state.step + 1), {"loss": -v}
 
 
-class _Net(eqx.Module):
-    w1: Array
-    w2: Array
-    step: Array
-
-
-class EngagedGD(AbstractLearner):
-    """Gradient descent of a two-layer linear network on sum_k psi_k(t) |y_k - W2 W1 x_k|^2 / 2
-    (x_k = e_k, y_k = s_k e_k), psi read at the step."""
-
-    psi: Array  # [steps, tasks]
-    s: Array
-    dt: float = eqx.field(static=True)
-
-    def init(self, key: jax.Array, model: tuple) -> _Net:
-        del key
-        return _Net(*model, jnp.zeros((), jnp.int32))
-
-    def params(self, state: _Net) -> tuple:
-        return state.w1, state.w2
-
-    def step(self, key: jax.Array, state: _Net, batch: None) -> tuple[_Net, dict]:
-        del key, batch
-        p = self.psi[jnp.minimum(state.step, self.psi.shape[0] - 1)]
-        err = (jnp.diag(self.s) - state.w2 @ state.w1) * p[None, :]  # column k: task k's weighted error
-        new = _Net(state.w1 + self.dt * state.w2.T @ err, state.w2 + self.dt * err @ state.w1.T, state.step + 1)
-        return new, {"loss": 0.5 * jnp.sum((jnp.diag(self.s) - state.w2 @ state.w1) ** 2)}
-
-
 def _strengths(key, state, s):
     del key
     a = jnp.diagonal(state.w2 @ state.w1)
@@ -174,7 +146,7 @@ def run(cfg: Config, cell: dict, key: jax.Array, ctx) -> list[dict]:
     rms = np.sqrt(np.mean(psi**2, axis=0))
     frame = np.linalg.qr(np.asarray(jax.random.normal(kn, (cfg.hidden, 2))))[0]
     b0 = np.sqrt(cfg.a0)
-    net = EngagedGD(jnp.asarray(psi), s, cfg.dt)
+    net = TwoLayerLinearGD(jnp.diag(s), cfg.dt, jnp.asarray(psi))  # task k: item k, mode k
     ctx.fit("network", net, net.init(kn, (jnp.asarray(b0 * frame), jnp.asarray(b0 * frame.T))), None, key=kn,
             steps=cfg.steps, evaluate=jax.tree_util.Partial(_strengths, s=s),
             eval_at=linear_steps(cfg.steps, cfg.points))

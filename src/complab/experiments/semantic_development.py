@@ -35,16 +35,14 @@ at the start, at each level's half-time and at the end: one block, then two, fou
 
 from dataclasses import dataclass
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array
 
 from complab import rng
 from complab.config import require
 from complab.experiments.base import Check, Experiment, Results, per_seed
-from complab.learners.base import AbstractLearner
+from complab.learners.linear_gd import TwoLayerLinearGD
 from complab.theory import deep_linear
 from complab.training import linear_steps
 
@@ -94,33 +92,6 @@ def levels_of(s: np.ndarray) -> list[np.ndarray]:
     return groups
 
 
-class _State(eqx.Module):
-    w1: Array
-    w2: Array
-    step: Array
-
-
-class GradientDescent(AbstractLearner):
-    """Full-batch gradient descent of a two-layer linear network on whitened inputs: one step
-    is W1 += eta W2^T (S31 - W2 W1), W2 += eta (S31 - W2 W1) W1^T."""
-
-    s31: Array
-    eta: float = eqx.field(static=True)
-
-    def init(self, key: jax.Array, model: tuple) -> _State:
-        del key
-        return _State(*model, jnp.zeros((), jnp.int32))
-
-    def params(self, state: _State) -> tuple:
-        return state.w1, state.w2
-
-    def step(self, key: jax.Array, state: _State, batch: None) -> tuple[_State, dict]:
-        del key, batch
-        err = self.s31 - state.w2 @ state.w1
-        new = _State(state.w1 + self.eta * state.w2.T @ err, state.w2 + self.eta * err @ state.w1.T, state.step + 1)
-        return new, {"loss": 0.5 * jnp.sum(err**2)}
-
-
 def _strength(key, state, u, v, average):
     """Each level's strength tr(U_l^T W2 W1 V_l) / k_l, and the items' hidden representations'
     similarity (inner products of W1 x_i, flattened)."""
@@ -146,7 +117,7 @@ def run(cfg: Config, cell: dict, key: jax.Array, ctx) -> list[dict]:
     for li, modes in enumerate(groups):
         average[li, modes] = 1 / len(modes)
     steps = int(round(cfg.time / cfg.eta))
-    learner = GradientDescent(jnp.asarray(s31), cfg.eta)
+    learner = TwoLayerLinearGD(jnp.asarray(s31), cfg.eta)
     evaluate = jax.tree_util.Partial(_strength, u=jnp.asarray(u), v=jnp.asarray(v), average=jnp.asarray(average))
     ctx.fit("gd", learner, learner.init(k, (jnp.asarray(w1), jnp.asarray(w2))), None, key=k, steps=steps,
             evaluate=evaluate, eval_at=linear_steps(steps, cfg.points))
