@@ -15,12 +15,12 @@ the learner is judged by). The value of a schedule is
     V = sum_t dt [e^{-t / tau_gamma} (-L(t)) - beta sum_k psi_k(t)^2],
 
 discounted performance minus the effort's cost, and the whole trajectory is
-differentiable: `optimise` ascends V in a piecewise-constant psi by Adam through it.
+differentiable: the experiment's learner ascends V in a piecewise-constant psi
+(`schedule`) by Adam through it.
 """
 
 import jax
 import jax.numpy as jnp
-import optax
 from jaxtyping import Array
 
 
@@ -47,21 +47,3 @@ def schedule(theta: Array, steps: int, psi_max: float) -> Array:
     """psi [steps, modes] from control parameters theta [intervals, modes]: psi_max sigmoid(theta),
     held constant over each of the equal intervals."""
     return jnp.repeat(psi_max * jax.nn.sigmoid(theta), steps // theta.shape[0], axis=0)
-
-
-def optimise(theta0: Array, s: Array, a0: float, dt: float, steps: int, tau_gamma: float, beta: float,
-             psi_max: float, lr: float, iterations: int) -> tuple[Array, Array]:
-    """(theta, V per iteration): gradient ascent on V with Adam, through the whole trajectory."""
-    opt = optax.adam(lr)
-
-    def objective(theta):
-        return value(schedule(theta, steps, psi_max), s, a0, dt, tau_gamma, beta)
-
-    def body(carry, _):
-        theta, state = carry
-        v, g = jax.value_and_grad(objective)(theta)
-        update, state = opt.update(jax.tree.map(jnp.negative, g), state, theta)
-        return (optax.apply_updates(theta, update), state), v
-
-    (theta, _), values = jax.lax.scan(body, (theta0, opt.init(theta0)), None, length=iterations)
-    return theta, values
