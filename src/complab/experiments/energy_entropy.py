@@ -40,7 +40,19 @@ Checks (each seed):
 5. At the SGD minimum the gradient noise has the Hessian's structure: corr(vec C, vec H)
    > 0.8 (SPECS), where isotropic noise (C ∝ I) would have the correlation of I with H.
 
-Measured at the cpu tier: see the closing lines.
+Measured at the cpu tier (3 seeds, 173 s of compute; the claim holds): the narrow minimum
+0.18-0.21 deeper and 30-40x more curved, SGD's noise 1,500-2,300x louder there; the wide
+fraction 0.674-0.690 for gradient descent, 0.675-0.690 / 0.675-0.694 / 0.729-1.000 / 1.000
+for SGD with batches 8 / 4 / 2 / 1, and 0.575-0.720 for Langevin dynamics of matched mean
+noise (isotropic noise does not favour the wide minimum: its barrier is the lower one).
+Spearman correlation with test error, F against E_train: N = 10: +0.32 to +0.66 against
+-0.16 to +0.11; N = 30: +0.00 to +0.45 against -0.28 to -0.13 (seed 2's margin is 0.13);
+N = 100: +0.58 to +0.67 against -0.16 to -0.11. The training error ranks the minima the
+wrong way round (the lowest-error students overfit). SPECS expected F's advantage to fade as
+N grows; at N = 1000 (about 5 samples per parameter) it is largest (+0.74 to +0.82 against
+-0.41 to -0.28), so that does not show at this size (the paper tier reaches N = 10,000).
+corr(vec C, vec H) 0.982-0.985 at the SGD minimum, 0.76-0.81 at the random start, 0.14
+for isotropic noise.
 """
 
 from dataclasses import dataclass, field
