@@ -17,6 +17,7 @@ def _results(**change):
                 row = {"seed": seed, "map": m, "lam": lam, "purity": 1.0, "dominant": [1, 2, 3, 0],
                        "nmf_error": 0.78, "svd_error": 0.775, "open_purity": 0.78,
                        "ensemble_dominant": [0, 1, 1, 0], "task_rooms": [0, 1], "upper_link_ratio": 8.0,
+                       "upper_link_ratio_open": 2.5,
                        "upper_groups": [[0, 2], [1, 3]], "upper_connected": True}
                 if (m, lam, seed) == ("lopsided", 20.0, 1):
                     row.update(change)
@@ -34,6 +35,8 @@ def _results(**change):
     (dict(ensemble_dominant=[0, 0, 0, 0]), [True, True, True, False, True]),  # a task room left uncovered
     (dict(upper_link_ratio=0.9), [True, True, True, True, False]),  # level 2 ignores the doorways
     (dict(upper_connected=False), [True, True, True, True, False]),  # level 2 groups rooms no doorway joins
+    (dict(upper_link_ratio=2.0), [True, True, True, True, False]),  # doorways link no more than distance does
+    (dict(upper_link_ratio_open=float("nan")), [True] * 5),  # the open grid's factors are not four rooms
 ])
 def test_each_check_fails_when_its_part_of_the_claim_breaks(change, want):
     assert [c.passed for c in EXPERIMENT.expect(_results(**change), CFG)] == want
