@@ -19,12 +19,15 @@ def _shrink(v: np.ndarray, amount: float) -> np.ndarray:
 
 
 def simulate(task: insight.Config, lam: float, sigma: float, lr: float, nets: int, rng: np.random.Generator,
-             gated: bool = True, init_w: float = 0.05, init_g: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+             gated: bool = True, init_w: float = 0.05, init_g: float = 0.5, jitter: float = 0.2
+             ) -> tuple[np.ndarray, np.ndarray]:
     """Weights and gates after every trial: two arrays (trials, 2, nets), index 0 motion and
-    1 colour. Without gates the gates are ones and the weights start at init_w init_g, the
-    gated network's starting readout."""
-    w = np.full((2, nets), init_w * (1.0 if gated else init_g))
-    g = np.ones((2, nets)) * (init_g if gated else 1.0)
+    1 colour. Each network starts at init_w and init_g times (1 + jitter N(0, 1)), so
+    networks differ even without gradient noise. Without gates the gates are ones and the
+    weights start at the gated network's starting readout g w."""
+    w = init_w * (1 + jitter * rng.normal(size=(2, nets)))
+    g = init_g * (1 + jitter * rng.normal(size=(2, nets)))
+    w, g = (w * g, np.ones_like(g)) if not gated else (w, g)
     ws, gs = np.empty((task.trials, 2, nets)), np.empty((task.trials, 2, nets))
     phases = [insight.moments(task, False), insight.moments(task, True)]
     for t in range(task.trials):

@@ -18,8 +18,9 @@ the onset, and averages over the colour's two values before it.
 
 from dataclasses import dataclass
 
+from math import erf, sqrt
+
 import numpy as np
-from jax.scipy.stats import norm
 
 from complab.config import require
 
@@ -53,7 +54,7 @@ def accuracy(cfg: Config, beta_m: np.ndarray, beta_c: np.ndarray, coherence: flo
     signal = beta_m * cfg.gain * coherence
 
     def phi(x):
-        return np.asarray(norm.cdf(x))
+        return 0.5 * (1.0 + np.vectorize(erf)(np.asarray(x, np.float64) / sqrt(2.0)))
 
     if predictive:
         return phi((signal + beta_c) / spread)
