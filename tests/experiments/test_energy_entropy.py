@@ -19,7 +19,8 @@ def _results(wide=None, landmarks=None, rho=None, noise=None):
         for arm, value in {**WIDE, **((wide or {}) if seed == 1 else {})}.items():
             rows.append({"seed": seed, "part": "landscape", "arm": arm, "wide": value, "final": [], **marks})
         for n, (free, train) in {**RHO, **((rho or {}) if seed == 1 else {})}.items():
-            rows.append({"seed": seed, "part": "minima", "n": n, "params": 210, "rho_free": free, "rho_train": train})
+            rows.append({"seed": seed, "part": "minima", "n": n, "params": 210, "minima": 64, "rho_free": free,
+                         "rho_train": train})
         rows.append({"seed": seed, "part": "noise", "corr_min": 0.98, "corr_isotropic": 0.14, "corr_start": 0.78,
                      "e_start": 1.0, "e_end": 0.1, **((noise or {}) if seed == 1 else {})})
     return Results(rows)
@@ -34,9 +35,11 @@ def _results(wide=None, landmarks=None, rho=None, noise=None):
     (dict(wide={"sgd_2": 0.6}), [True, True, False, True, True]),  # more noise, fewer wide minima
     (dict(wide={"sgd_1": 0.7, "sgd_2": 0.7}), [True, False, False, True, True]),  # noise does not matter
     (dict(rho={30: (-0.2, 0.1)}), [True, True, True, False, True]),  # E_train ranks better when undersampled
+    (dict(rho={30: (0.1, -0.3)}), [True, True, True, False, True]),  # F beats E_train, but F is no better than chance
     (dict(rho={1000: (-0.9, 0.9)}), [True, True, True, True, True]),  # N >= parameters is not undersampled
     (dict(noise={"corr_min": 0.5}), [True, True, True, True, False]),  # noise unlike the Hessian
     (dict(noise={"e_end": 1.5}), [True, True, True, True, False]),  # not a minimum: training diverged
+    (dict(noise={"corr_min": 0.85, "corr_start": 0.9}), [True, True, True, True, False]),  # no closer than untrained
 ])
 def test_each_check_fails_when_its_part_of_the_claim_breaks(kw, want):
     assert [c.passed for c in EXPERIMENT.expect(_results(**kw), CFG)] == want

@@ -9,10 +9,18 @@ from complab.probes import free_energy as fe
 
 def test_free_energy_is_energy_plus_the_log_volume_at_temperature_one_over_n():
     h = jnp.diag(jnp.array([2.0, 0.5, 0.0]))  # a flat direction is held by the prior
-    n = 10
+    n, e = 10, jnp.asarray(0.3)
     want = 0.3 + (np.log(21.0) + np.log(6.0) + np.log(1.0)) / (2 * n)
-    assert np.isclose(float(fe.free_energy(jnp.asarray(0.3), h, n)), want)
-    assert float(fe.free_energy(jnp.asarray(0.3), 2 * h, n)) > float(fe.free_energy(jnp.asarray(0.3), h, n))
+    assert np.isclose(float(fe.free_energy(e, h, n)), want)
+    assert float(fe.free_energy(e, 2 * h, n)) > float(fe.free_energy(e, h, n))
+    rotation = jnp.linalg.qr(jnp.asarray(np.random.default_rng(0).normal(size=(3, 3))))[0]
+    assert np.isclose(float(fe.free_energy(e, rotation @ h @ rotation.T, n)), want, atol=1e-5)
+
+
+def test_a_saddle_has_no_free_energy_and_a_nearly_flat_direction_counts_as_flat():
+    assert np.isnan(float(fe.free_energy(jnp.asarray(0.3), jnp.diag(jnp.array([1.0, -0.1])), 10)))
+    assert np.isclose(float(fe.free_energy(jnp.asarray(0.3), jnp.diag(jnp.array([1.0, -1e-4])), 10)),
+                      0.3 + np.log(11.0) / 20)
 
 
 def test_gradient_noise_is_the_covariance_of_per_sample_gradients():
@@ -23,6 +31,9 @@ def test_gradient_noise_is_the_covariance_of_per_sample_gradients():
 def test_correlations():
     a = np.arange(10.0)
     assert np.isclose(fe.spearman(a, a**3), 1.0) and np.isclose(fe.spearman(a, -a), -1.0)
+    b = a.copy()
+    b[3] = np.nan  # pairs with a NaN are left out
+    assert np.isclose(fe.spearman(b, a), 1.0)
     m = np.random.default_rng(1).normal(size=(5, 5))
     assert np.isclose(fe.matrix_correlation(m, 2 * m + 1), 1.0)
     assert abs(fe.matrix_correlation(np.eye(50), np.random.default_rng(2).normal(size=(50, 50)))) < 0.2

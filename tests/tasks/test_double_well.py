@@ -39,6 +39,6 @@ def test_offsets_follow_the_seed():
 def test_a_landscape_without_two_minima_is_refused_with_a_reason():
     merged = DoubleWell(Config(centre=0.05), seed=0)
     with pytest.raises(ComplabError, match="minima"):
-        merged.landmarks
+        _ = merged.landmarks
     with pytest.raises(ComplabError, match="narrower"):
         Config(s_narrow=2.0)

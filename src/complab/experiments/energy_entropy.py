@@ -19,9 +19,11 @@ Setup (the paper's landscapes, network and data were not retrievable; SPECS
 2. Minima and test error: a soft committee machine teacher (2 erf units, models/committee.py)
    on 20 Gaussian inputs with label noise 0.5; 64 students (10 units, 210 parameters) per
    N in {10, 30, 100, 1000}, each from its own random start, trained by full-batch gradient
-   descent (lr 0.5, 5000 steps) on half the squared error; at each minimum the exact
-   Hessian, F = E + (1/2N) log det(N H + I) (probes/free_energy.py; the unit prior keeps
-   F finite where H is singular) and the test error on 5000 fresh samples.
+   descent (lr 0.5, 5000 steps) on half the squared error; where it ends, the exact Hessian,
+   F = E + (1/2N) log det(N H + I) (probes/free_energy.py: the identity, a unit prior's
+   volume, keeps F finite where H is singular) and the test error on 5000 fresh samples.
+   Students that end at a saddle (an eigenvalue below -1e-3 x the largest) are left out of
+   the rankings; their count is reported.
 3. Noise structure: one 40-unit student (840 parameters) trained by SGD (batch 32,
    lr 0.2, 10,000 steps) on N = 1000; the covariance C of its per-sample gradients
    against the Hessian H, entry by entry.
@@ -35,22 +37,30 @@ Checks (each seed):
 3. More noise, more wide: the wide fraction does not fall (beyond 3 standard errors) as
    the batch shrinks from 8 to 1, and rises overall.
 4. Undersampled (N < the 210 parameters), the free energy ranks the minima's test errors
-   better than the training error does: Spearman(test, F) > Spearman(test, E_train) at
-   every such N.
+   (Spearman(test, F) > 2 / sqrt(minima): not chance), and better than the training error
+   does (> Spearman(test, E_train)) at every such N. Where the students interpolate
+   (E_train ~ 1e-13 at N <= 30) the training error's ranking is rounding noise, which is
+   why F must also beat chance.
 5. At the SGD minimum the gradient noise has the Hessian's structure: corr(vec C, vec H)
-   > 0.8 (SPECS), where isotropic noise (C ∝ I) would have the correlation of I with H.
+   > 0.8 (SPECS) and above its value at the random start (where it is already 0.76-0.81:
+   for squared error both are sums of the per-sample output gradients' outer products);
+   isotropic noise (C ∝ I) has the correlation of I with H.
 
-Measured at the cpu tier (3 seeds, 173 s of compute; the claim holds): the narrow minimum
-0.18-0.21 deeper and 30-40x more curved, SGD's noise 1,500-2,300x louder there; the wide
-fraction 0.674-0.690 for gradient descent, 0.675-0.690 / 0.675-0.694 / 0.729-1.000 / 1.000
-for SGD with batches 8 / 4 / 2 / 1, and 0.575-0.720 for Langevin dynamics of matched mean
-noise (isotropic noise does not favour the wide minimum: its barrier is the lower one).
-Spearman correlation with test error, F against E_train: N = 10: +0.32 to +0.66 against
--0.16 to +0.11; N = 30: +0.00 to +0.45 against -0.28 to -0.13 (seed 2's margin is 0.13);
-N = 100: +0.58 to +0.67 against -0.16 to -0.11. The training error ranks the minima the
-wrong way round (the lowest-error students overfit). SPECS expected F's advantage to fade as
-N grows; at N = 1000 (about 5 samples per parameter) it is largest (+0.74 to +0.82 against
--0.41 to -0.28), so that does not show at this size (the paper tier reaches N = 10,000).
+Measured at the cpu tier (3 seeds, 173 s of compute on an idle machine; checks 1-3 and 5
+hold, check 4 does not, so the verdict is "does not hold"): the narrow minimum 0.18-0.21
+deeper and 30-40x more curved, SGD's noise 1,500-2,300x louder there; the wide fraction
+0.674-0.690 for gradient descent, 0.675-0.690 / 0.675-0.694 / 0.729-1.000 / 1.000 for SGD
+with batches 8 / 4 / 2 / 1, and 0.575-0.720 for Langevin dynamics of matched mean noise
+(isotropic noise does not favour the wide minimum: its barrier is the lower one).
+Spearman correlation with test error, F against E_train, 64 students (all at minima for
+N <= 100): N = 10: +0.66 / +0.32 / +0.45 against -0.16 / +0.11 / -0.16; N = 30: +0.45 /
++0.25 / +0.00 against -0.28 / -0.26 / -0.13; N = 100: +0.60 / +0.68 / +0.58 against
+-0.16 / -0.14 / -0.11. F beats E_train at every N and seed, but at N = 30 its ranking is
+not above chance on seeds 1 and 2 (2 / sqrt(64) = 0.25), which fails check 4. The
+training error ranks the minima the wrong way round (the lowest-error students overfit).
+SPECS expected F's advantage to fade as N grows; at N = 1000 (about 5 samples per
+parameter; 35-50 of 64 students at minima) it is largest (+0.74 to +0.89 against -0.63 to
+-0.46), so that does not show at this size (the paper tier reaches N = 10,000).
 corr(vec C, vec H) 0.982-0.985 at the SGD minimum, 0.76-0.81 at the random start, 0.14
 for isotropic noise.
 """
@@ -75,6 +85,7 @@ SHARP = 10.0
 LOUD = 10.0
 SE = 3.0
 ALIGNED = 0.8
+SIGNIFICANT = 2.0  # a rank correlation above 2 / sqrt(count) is unlikely (about 2.5%) without one
 
 
 @dataclass(frozen=True)
@@ -178,14 +189,14 @@ def _minima(cfg: Config, n: int, key, ctx) -> list[dict]:
         e_train = jax.vmap(error, (0, None, None))(thetas, x, y)
         e_test = jax.vmap(error, (0, None, None))(thetas, xt, yt)
         free = jax.lax.map(lambda th: fe.free_energy(error(th, x, y), jax.hessian(error)(th, x, y), n), thetas)
-        return e_train, e_test, free, jax.vmap(lambda th: jnp.linalg.norm(jax.grad(error)(th, x, y)))(thetas).max()
+        return e_train, e_test, free
 
-    e_train, e_test, free, grad = assess(thetas)
-    grad = float(grad)
-    return [{"n": n, "params": int(thetas.shape[1]), "rho_train": fe.spearman(e_test, e_train),
-             "rho_free": fe.spearman(e_test, free), "max_grad": grad,
-             "e_train": np.asarray(e_train).tolist(), "e_test": np.asarray(e_test).tolist(),
-             "free": np.asarray(free).tolist()}]
+    e_train, e_test, free = (np.asarray(v) for v in assess(thetas))
+    minima = np.isfinite(free)  # saddles (a negative Hessian eigenvalue) are left out of both rankings
+    return [{"n": n, "params": int(thetas.shape[1]), "minima": int(minima.sum()),
+             "rho_train": fe.spearman(e_test[minima], e_train[minima]), "rho_free": fe.spearman(e_test, free),
+             "e_train": e_train.tolist(), "e_test": e_test.tolist(),
+             "free": np.where(minima, free, np.nan).tolist()}]
 
 
 def _noise(cfg: Config, key, ctx) -> list[dict]:
@@ -262,12 +273,14 @@ def expect(results: Results, cfg: Config) -> list[Check]:
                             and path[-1] - path[0] > SE * _se(path[0], path[-1], cfg.runs))
             more_said.append(f"seed {s}: " + ", ".join(f"batch {b}: {v:.3f}" for b, v in zip(cfg.batches, path)))
         under = [r for r in results.select(seed=s, part="minima") if r["n"] < r["params"]]
-        free_ok &= bool(under) and all(r["rho_free"] > r["rho_train"] for r in under)
-        free_said.append(f"seed {s}: " + ", ".join(f"N={r['n']}: {r['rho_free']:+.2f} vs {r['rho_train']:+.2f}"
-                                                   for r in sorted(results.select(seed=s, part="minima"),
-                                                                   key=lambda r: r["n"])))
+        free_ok &= bool(under) and all(r["rho_free"] > max(r["rho_train"], SIGNIFICANT / np.sqrt(r["minima"]))
+                                       for r in under)
+        free_said.append(f"seed {s}: " + ", ".join(
+            f"N={r['n']}: {r['rho_free']:+.2f} vs {r['rho_train']:+.2f} ({r['minima']} minima)"
+            for r in sorted(results.select(seed=s, part="minima"), key=lambda r: r["n"])))
         noise = results.select(seed=s, part="noise")
-        noise_ok &= bool(noise) and noise[0]["corr_min"] > ALIGNED and noise[0]["e_end"] < noise[0]["e_start"]
+        noise_ok &= bool(noise) and noise[0]["corr_min"] > max(ALIGNED, noise[0]["corr_start"]) \
+            and noise[0]["e_end"] < noise[0]["e_start"]
         noise_said.append(f"seed {s}: " + (f"{noise[0]['corr_min']:.3f} at the minimum (isotropic "
                                            f"{noise[0]['corr_isotropic']:.3f}; at the start "
                                            f"{noise[0]['corr_start']:.3f})" if noise else "not run"))
@@ -278,10 +291,12 @@ def expect(results: Results, cfg: Config) -> list[Check]:
               f"dynamics of matched mean noise (> {SE:g} standard errors)", bool(sgd_ok), "; ".join(sgd_said)),
         Check("more SGD noise, more wide minima: the wide fraction never falls as the batch shrinks and rises overall",
               bool(more_ok), "; ".join(more_said)),
-        Check("undersampled (N < parameters), the free energy ranks the minima's test errors better than the training "
-              "error: Spearman(test, F) > Spearman(test, E_train) at each such N", bool(free_ok),
+        Check("undersampled (N < parameters), the free energy ranks the minima's test errors, and better than the "
+              f"training error: Spearman(test, F) > {SIGNIFICANT:g} / sqrt(minima) and > Spearman(test, E_train) at "
+              "each such N", bool(free_ok),
               "Spearman with test error, F vs E_train: " + "; ".join(free_said)),
-        Check(f"at an SGD minimum the gradient noise has the Hessian's structure: corr(vec C, vec H) > {ALIGNED}",
+        Check(f"at an SGD minimum the gradient noise has the Hessian's structure: corr(vec C, vec H) > {ALIGNED}, and "
+              "more than at the random start",
               bool(noise_ok), "; ".join(noise_said)),
     ]
 
@@ -351,6 +366,6 @@ EXPERIMENT = Experiment(
     expect=expect,
     plot=plot,
     cells=cells,
-    grid=("ns", "batches"),
+    grid=("ns",),
     x64=True,
 )
