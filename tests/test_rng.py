@@ -23,3 +23,9 @@ def test_seeds_give_different_streams():
 def test_name_id_is_stable_across_processes():
     # crc32, not Python's salted hash: this value must never change
     assert rng.name_id("data") == 2918445923 & 0x7FFFFFFF
+
+
+def test_seed_of_a_root_key_is_its_seed():
+    from complab.rng import root_key, seed_of
+
+    assert seed_of(root_key(7)) == 7 and seed_of(root_key(0)) == 0

@@ -15,11 +15,18 @@ every platform and Python run, unlike `hash`).
 import zlib
 
 import jax
+import numpy as np
 
 
 def root_key(seed: int) -> jax.Array:
     """The one root key of a seed."""
     return jax.random.key(seed)
+
+
+def seed_of(key: jax.Array) -> int:
+    """The integer a NumPy simulation seeds its generator from: the key's last data word
+    (the seed itself for a root key)."""
+    return int(np.asarray(jax.random.key_data(key)).ravel()[-1])
 
 
 def name_id(name: str) -> int:

@@ -44,6 +44,7 @@ from dataclasses import dataclass
 import jax
 import numpy as np
 
+from complab.rng import seed_of
 from complab.config import require
 from complab.experiments.base import Check, Experiment, Results
 from complab.learners import hot_topic_ea as ea
@@ -90,7 +91,7 @@ def cells(cfg: Config) -> list[dict]:
 def run(cfg: Config, cell: dict, key: jax.Array, ctx) -> list[dict]:
     n, c = cell["n"], cell["c"]
     scale = n * np.log(n)
-    seed = int(np.asarray(jax.random.key_data(key)).ravel()[-1])
+    seed = seed_of(key)
     rows = []
     for levels in cfg.levels:
         world = HotTopic(TopicConfig(n=n, levels=levels, alpha=cfg.alpha, beta=cfg.beta, eps=cfg.eps),

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import jax
 import numpy as np
 
+from complab.rng import seed_of
 from complab.config import require
 from complab.experiments.base import Check, Experiment, Results
 from complab.learners.one_plus_one import onemax_runtimes
@@ -69,7 +70,7 @@ def rate(arm: str, n: int, wrong: float):
 
 def run(cfg: Config, cell: dict, key: jax.Array, ctx) -> list[dict]:
     n = cell["n"]
-    seed = int(np.asarray(jax.random.key_data(key)).ravel()[-1])
+    seed = seed_of(key)
     rows = []
     for i, arm in enumerate(ARMS):
         rng = np.random.default_rng([seed, n, i])

@@ -73,6 +73,7 @@ import jax.flatten_util
 import jax.numpy as jnp
 import numpy as np
 
+from complab.rng import seed_of
 from complab.config import require
 from complab.experiments.base import Check, Experiment, Results
 from complab.learners.landscape_descent import descend
@@ -123,12 +124,8 @@ def cells(cfg: Config) -> list[dict]:
     return [{"part": "landscape"}] + [{"part": "minima", "n": n} for n in cfg.ns] + [{"part": "noise"}]
 
 
-def _seed(key) -> int:
-    return int(np.asarray(jax.random.key_data(key)).ravel()[-1])
-
-
 def _landscape(cfg: Config, key, ctx) -> list[dict]:
-    world = DoubleWell(cfg.well, _seed(key))
+    world = DoubleWell(cfg.well, seed_of(key))
     lm = world.landmarks
     lr = 1.0 / lm["curvature"][1]
     k0, key = jax.random.split(key)
@@ -170,7 +167,7 @@ def _problem(cfg: Config, units: int, seed: int):
 
 
 def _minima(cfg: Config, n: int, key, ctx) -> list[dict]:
-    data, error, start = _problem(cfg, cfg.units, _seed(key))
+    data, error, start = _problem(cfg, cfg.units, seed_of(key))
     kd, kt, ks = jax.random.split(key, 3)
     (x, y), (xt, yt) = data(kd, n), data(kt, cfg.test)
     thetas = jax.vmap(start)(jax.random.split(ks, cfg.students))
@@ -200,7 +197,7 @@ def _minima(cfg: Config, n: int, key, ctx) -> list[dict]:
 
 
 def _noise(cfg: Config, key, ctx) -> list[dict]:
-    data, error, start = _problem(cfg, cfg.noise_units, _seed(key))
+    data, error, start = _problem(cfg, cfg.noise_units, seed_of(key))
     kd, ks, key = jax.random.split(key, 3)
     x, y = data(kd, cfg.noise_n)
     theta0 = start(ks)

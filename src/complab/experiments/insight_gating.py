@@ -52,6 +52,7 @@ from dataclasses import dataclass, field, replace
 import jax
 import numpy as np
 
+from complab.rng import seed_of
 from complab.config import require
 from complab.experiments.base import Check, Experiment, Results
 from complab.learners import gated_readout
@@ -119,7 +120,7 @@ def measures(ws: np.ndarray, gs: np.ndarray, onset: int, control: np.ndarray | N
 
 def run(cfg: Config, cell: dict, key: jax.Array, ctx) -> list[dict]:
     arm, task = cell["arm"], cfg.task
-    seed = int(np.asarray(jax.random.key_data(key)).ravel()[-1])
+    seed = seed_of(key)
     rng = np.random.default_rng([seed, ARMS.index(arm)])
     ws, gs = gated_readout.simulate(task, lr=cfg.lr, nets=cfg.nets, rng=rng, **settings(cfg, arm))
     control = None

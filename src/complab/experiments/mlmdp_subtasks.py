@@ -61,6 +61,7 @@ from dataclasses import dataclass
 import jax
 import numpy as np
 
+from complab.rng import seed_of
 from complab.config import require
 from complab.experiments.base import Check, Experiment, Results
 from complab.tasks import rooms as maps
@@ -146,7 +147,7 @@ def _connected(group: list[int], adjacent) -> bool:
 
 
 def run(cfg: Config, cell: dict, key: jax.Array, ctx) -> list[dict]:
-    seed = int(np.asarray(jax.random.key_data(key)).ravel()[-1])
+    seed = seed_of(key)
     lam, world = cell["lam"], MAPS[cell["map"]]()
     rng = np.random.default_rng([seed, zlib.crc32(cell["map"].encode()), round(1000 * lam)])
     p_ii, z, d, err, trace = _factorise(world, cfg, lam, rng, every=max(1, cfg.iters // 50))
