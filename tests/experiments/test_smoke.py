@@ -55,3 +55,6 @@ def test_smoke_tier_runs_and_checks_evaluate(eid, tmp_path):
     fig = out.experiment.plot(out.results, out.config)
     assert isinstance(fig, matplotlib.figure.Figure)
     assert any(ax.lines or ax.collections for ax in fig.axes)
+    import matplotlib.pyplot as plt
+
+    plt.close("all")  # the runner's figure and this one: a worker runs every smoke tier
