@@ -2,16 +2,16 @@
 function (tasks/hot_topic.py), many runs side by side in one jitted scan.
 
 Each step draws the number of flipped bits K ~ Bin(n, c/n) (exactly, by its CDF, up to
-K <= 26: P(K > 26) < 1e-9 per step for c <= 6, and such a step flips 26) and K distinct positions uniformly (Floyd's
-algorithm), and accepts the offspring when f does not decrease. The state keeps, besides
+K <= 26: P(K > 26) < 1e-9 per step for c <= 6, and such a step flips 26) and K distinct
+positions uniformly (Floyd's algorithm), and accepts the offspring when f does not decrease. The state keeps, besides
 the bit string, each level's count of ones in B_i and in A_i, so a step costs O(L K), not
 O(n): the offspring's level and hot count come from those counts plus the flipped bits.
 Besides the step of the optimum (`solved_at`) each run records the step it first reached
 the top level (`top_at`): the end of the climb through the levels.
 """
 
-from functools import partial
-from math import lgamma, log
+from functools import lru_cache, partial
+from math import lgamma, log, log1p
 
 import jax
 import jax.numpy as jnp
@@ -23,16 +23,20 @@ from complab.tasks.hot_topic import HotTopic
 KMAX = 26
 
 
+@lru_cache(maxsize=64)
 def flip_count_cdf(n: int, c: float) -> np.ndarray:
     """P(K <= k) for K ~ Bin(n, c/n), k = 0..KMAX."""
     p = c / n
-    pmf = [np.exp(lgamma(n + 1) - lgamma(k + 1) - lgamma(n - k + 1) + k * log(p) + (n - k) * log1m(p))
+    pmf = [np.exp(lgamma(n + 1) - lgamma(k + 1) - lgamma(n - k + 1) + k * log(p) + (n - k) * log1p(-p))
            for k in range(min(KMAX, n) + 1)]
     return np.minimum(np.cumsum(pmf), 1.0)
 
 
-def log1m(p: float) -> float:
-    return float(np.log1p(-p))
+@lru_cache(maxsize=8)
+def _padded(world: HotTopic) -> tuple[jax.Array, jax.Array]:
+    """A and B with a zero column for the padded positions, made once per function (by identity)."""
+    return (jnp.concatenate([world.hot, jnp.zeros((world.cfg.levels + 1, 1), jnp.int32)], 1),
+            jnp.concatenate([world.guard, jnp.zeros((world.cfg.levels, 1), jnp.int32)], 1))
 
 
 def _positions(key, k, n):
@@ -106,6 +110,5 @@ def _advance(hot_rows, guard_rows, state, cdf, key, steps: int):
 def advance(world: HotTopic, state: dict, c: float, key: jax.Array, steps: int) -> dict:
     """`steps` more steps of every run (finished runs stay put)."""
     require(0 < c <= 6, f"the mutation constant c must be in (0, 6] (flip counts are drawn up to {KMAX}); got {c}")
-    guard = jnp.concatenate([world.guard, jnp.zeros((world.cfg.levels, 1), jnp.int32)], 1)
-    hot = jnp.concatenate([world.hot, jnp.zeros((world.cfg.levels + 1, 1), jnp.int32)], 1)
+    hot, guard = _padded(world)
     return _advance(hot, guard, state, jnp.asarray(flip_count_cdf(world.cfg.n, c)), key, steps)
