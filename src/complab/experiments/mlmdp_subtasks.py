@@ -110,13 +110,12 @@ def _factorise(world: maps.Rooms, cfg: Config, lam: float, rng, tasks=None, ever
     return p_ii, z, d, err, trace
 
 
-def _link_ratio(p_ii, d, dominant, cfg: Config, adjacent) -> float:
-    """How strongly the level-2 passive dynamics link rooms a doorway joins against rooms
+def _link_ratio(h, dominant, cfg: Config, adjacent) -> float:
+    """How strongly the level-2 passive dynamics h link rooms a doorway joins against rooms
     none joins: the weakest joined pair over the strongest other pair (NaN unless the k
     factors sit on k different rooms)."""
     if len(set(dominant.tolist())) < cfg.k:
         return float("nan")
-    h = lmdp.abstract(p_ii, d, cfg.exit_prob)
     link = {frozenset((int(dominant[a]), int(dominant[b]))): h[a, b] + h[b, a]
             for a in range(cfg.k) for b in range(a + 1, cfg.k)}
     return float(min(v for p, v in link.items() if p in adjacent) / max(v for p, v in link.items()
@@ -131,7 +130,7 @@ def _upper(p_ii, d, dominant, cfg: Config, lam: float, rng, adjacent) -> dict:
     d2 = lmdp.nmf(z2, cfg.k_upper, rng, cfg.iters, cfg.restarts)[0]
     join = d2.argmax(1)
     groups = [sorted(int(dominant[t]) for t in np.flatnonzero(join == g)) for g in range(cfg.k_upper)]
-    return {"upper_link_ratio": _link_ratio(p_ii, d, dominant, cfg, adjacent), "upper_groups": groups,
+    return {"upper_link_ratio": _link_ratio(h, dominant, cfg, adjacent), "upper_groups": groups,
             "upper_connected": all(g and _connected(g, adjacent) for g in groups)}
 
 
@@ -157,8 +156,8 @@ def run(cfg: Config, cell: dict, key: jax.Array, ctx) -> list[dict]:
     opened = maps.without_inner_walls(world)
     p_open, _, d_open, _, _ = _factorise(opened, cfg, lam, rng)
     # the open grid's level 2, its factors labelled by the walled map's rooms (the control for check 5)
-    open_ratio = _link_ratio(p_open, d_open, lmdp.room_mass(d_open, opened.room, cfg.k).argmax(1), cfg,
-                             world.adjacent_rooms())
+    open_ratio = _link_ratio(lmdp.abstract(p_open, d_open, cfg.exit_prob),
+                             lmdp.room_mass(d_open, opened.room, cfg.k).argmax(1), cfg, world.adjacent_rooms())
     task_ids = [world.names.index(r) for r in cfg.task_rooms]
     d_ens = _factorise(world, cfg, lam, rng, tasks=np.isin(world.room, task_ids))[2]
     upper = _upper(p_ii, d, dominant, cfg, lam, rng, world.adjacent_rooms()) if len(set(dominant.tolist())) == cfg.k \
