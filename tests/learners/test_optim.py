@@ -1,6 +1,7 @@
 """Optimizers: plain SGD is x - lr * grad, per-group scalings multiply the update of
 the parameters they match, and a group that matches nothing is refused."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -50,3 +51,11 @@ def test_adam_with_weight_decay_decays_matrices_only():
     old, new, _ = _step(optim.Config(lr=1e-9, weight_decay=1e6))  # decay dominates the tiny Adam step
     assert float(jnp.abs(new.w).sum()) < float(jnp.abs(old.w).sum())
     np.testing.assert_allclose(new.v, old.v, atol=1e-6)
+
+
+def test_the_norm_penalty_adds_lambda_times_the_frobenius_norms_and_is_finite_at_zero():
+    model = {"w": jnp.array([[3.0, 4.0]]), "b": jnp.zeros(3)}
+    loss = supervised.with_norm_penalty(lambda m, batch, key: jnp.sum(m["w"]), 0.5)
+    assert float(loss(model, None, None)) == 7.0 + 0.5 * 5.0
+    grad = eqx.filter_grad(loss)(model, None, None)
+    assert np.allclose(grad["w"], 1 + 0.5 * np.array([[0.6, 0.8]])) and np.all(grad["b"] == 0)

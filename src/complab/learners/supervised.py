@@ -53,6 +53,19 @@ def per_example(task_loss: Callable) -> Callable:
     return lambda model, batch, key: task_loss(predict(model, batch, key, train=True), batch)
 
 
+def with_norm_penalty(loss: Callable, strength: float) -> Callable:
+    """`loss` plus `strength` times the sum of the Frobenius norms (not squared) of every
+    trainable array, the L2 term of Singh et al.'s code (icl-dynamics `main.py`); the
+    norm of an all-zero array adds nothing and has gradient zero."""
+
+    def penalised(model, batch, key):
+        norms = [jnp.sqrt(jnp.sum(jnp.square(w)) + 1e-24) for w in jax.tree.leaves(eqx.filter(model,
+                                                                                       eqx.is_inexact_array))]
+        return loss(model, batch, key) + strength * sum(norms)
+
+    return penalised
+
+
 class Supervised(AbstractLearner):
     cfg: optim.Config = eqx.field(static=True)
     loss: Callable
