@@ -12,8 +12,8 @@ from complab.theory import coopetition
 def _direct(cfg, p, t):
     """The loss with explicit loops over the tensors' entries (small dims)."""
     def fit(k):
-        err = [(t[k][i] * t["b"][j] * t["c"][l] - p[k][i] * p["b"][j] * p["c"][l]) ** 2
-               for i, j, l in itertools.product(range(len(p[k])), range(len(p["b"])), range(len(p["c"])))]
+        err = [(t[k][i] * t["b"][j] * t["c"][m] - p[k][i] * p["b"][j] * p["c"][m]) ** 2
+               for i, j, m in itertools.product(range(len(p[k])), range(len(p["b"])), range(len(p["c"])))]
         return 0.5 * np.mean(err)
 
     cost = 0.5 * np.mean([(a * d) ** 2 for a in p["a"] for d in p["d"]])
