@@ -3,11 +3,12 @@ span (never worse than its surrogate, exact on the surrogate), plain antithetic 
 unbiased, and on a linear function the past-direction estimate converges to the
 gradient at the predicted rate."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from complab.learners import evolution
+from complab.learners import evolution, optim
 from complab.training import fit
 
 D = 200
@@ -50,3 +51,22 @@ def test_past_directions_converge_on_a_linear_function_at_the_predicted_rate():
     c = float(plain.cosine(jax.random.key(4), plain.init(None, jnp.zeros(D)))) ** 2
     assert c < 0.2  # no memory: stays near p / (p + d)
     assert np.isfinite(c)
+
+
+def test_model_es_follows_the_gradient_of_a_batch_loss_with_common_random_numbers():
+    model = {"w": jnp.array([1.0, -2.0, 0.5, 3.0, 0.0])}
+    batch = jnp.array([0.3, 0.1, -0.2, 0.4, 1.0])
+
+    def loss(m, b, key):  # the key shifts the loss: only common random numbers cancel it
+        return jnp.sum((m["w"] - b) ** 2) + 100.0 * jax.random.normal(key)
+
+    sgd = optim.Config(kind="sgd", lr=0.1)
+    learner = evolution.ModelES(evolution.Antithetic(400, 1e-3), loss, sgd)
+    state = learner.init(jax.random.key(0), model)
+    new, metrics = eqx.filter_jit(learner.step)(jax.random.key(1), state, batch)
+    true = 2 * (model["w"] - batch)
+    g = new.surrogate
+    assert g @ true / (jnp.linalg.norm(g) * jnp.linalg.norm(true)) > 0.95
+    assert np.allclose(new.model["w"], model["w"] - 0.1 * g, atol=1e-5)
+    k_loss = jax.random.split(jax.random.key(1))[1]
+    assert np.isclose(metrics["loss"], loss(model, batch, k_loss), rtol=1e-6)

@@ -32,9 +32,11 @@ from typing import Any, Callable
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Float
 
 from complab.config import require
+from complab.learners import optim
 from complab.learners.base import AbstractLearner
 
 
@@ -142,3 +144,45 @@ class ES(AbstractLearner):
         g = self.estimator.estimate(key, self.objective, state.x, state.surrogate)
         true = jax.grad(self.objective)(state.x)
         return g @ true / (jnp.linalg.norm(g) * jnp.linalg.norm(true) + 1e-30)
+
+
+class ModelState(eqx.Module):
+    model: Any
+    opt_state: Any
+    surrogate: Float[Array, " d"]  # the last gradient estimate, flat
+    step: Array
+
+
+class ModelES(AbstractLearner):
+    """ES on a model's trainable parameters for a `loss(model, batch, key)` (the form
+    learners/supervised.py takes): the estimator sees the loss as a function of the
+    flat parameters, every perturbation on the same batch and key (common random
+    numbers), and the estimate goes to a gradient optimizer (learners/optim.py), as
+    Salimans et al. 2017 feed theirs to Adam. For models whose loss has no usable
+    gradient, or to compare with gradient descent at a known cost (2P losses a step)."""
+
+    estimator: Any = eqx.field(static=True)
+    loss: Callable
+    cfg: Any = eqx.field(static=True)  # optim.Config
+
+    def init(self, key: jax.Array, model: Any) -> ModelState:
+        del key
+        params = eqx.filter(model, eqx.is_inexact_array)
+        flat, _ = ravel_pytree(params)
+        return ModelState(model=model, opt_state=optim.start(self.cfg, params), surrogate=jnp.zeros_like(flat),
+                          step=jnp.zeros((), jnp.int32))
+
+    def params(self, state: ModelState) -> Any:
+        return eqx.filter(state.model, eqx.is_inexact_array)
+
+    def step(self, key: jax.Array, state: ModelState, batch: Any) -> tuple[ModelState, dict]:
+        k_est, k_loss = jax.random.split(key)
+        params, static = eqx.partition(state.model, eqx.is_inexact_array)
+        flat, unravel = ravel_pytree(params)
+
+        def f(x):
+            return self.loss(eqx.combine(unravel(x), static), batch, k_loss)
+
+        g = self.estimator.estimate(k_est, f, flat, state.surrogate)
+        model, opt_state = optim.descend(self.cfg, unravel(g), state.opt_state, params, state.model)
+        return ModelState(model=model, opt_state=opt_state, surrogate=g, step=state.step + 1), {"loss": f(flat)}
