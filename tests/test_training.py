@@ -5,6 +5,7 @@ are refused, and a chunk's metrics are written before its checkpoint."""
 
 import logging
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -224,3 +225,22 @@ def test_a_chunks_metrics_are_written_before_the_checkpoint_that_covers_them(tmp
         fit(learner, state0, TASK, key=jax.random.key(1), steps=20, batch_size=4, log_every=10,
             checkpoint=tmp_path / "fit.eqx", checkpoint_s=0.0, on_chunk=lambda s, m, t: logged.append(s))
     assert logged == [10]
+
+
+def test_a_state_holding_functions_trains_checkpoints_and_resumes(tmp_path):
+    """An `eqx.nn.MLP` keeps its activation function in the state: only arrays are carried."""
+    mlp = eqx.nn.MLP(2, 1, 8, 1, activation=jax.nn.tanh, key=jax.random.key(0))
+
+    def loss(model, batch, key):
+        x = jax.random.normal(key, (16, 2))
+        return jnp.mean((jax.vmap(model)(x)[:, 0] - x[:, 0] * x[:, 1]) ** 2)
+
+    learner = supervised.Supervised(optim.Config(lr=1e-2, steps=40), loss)
+    state0 = learner.init(jax.random.key(0), mlp)
+    kw = dict(key=jax.random.key(1), log_every=10)
+    straight = fit(learner, state0, None, steps=40, **kw)
+    assert straight.model.activation is jax.nn.tanh
+    fit(learner, state0, None, steps=20, checkpoint=tmp_path / "fit.eqx", **kw)
+    resumed = fit(learner, state0, None, steps=40, checkpoint=tmp_path / "fit.eqx", **kw)
+    assert all((a == b).all() for a, b in zip(_leaves(eqx.filter(straight, eqx.is_array)),
+                                              _leaves(eqx.filter(resumed, eqx.is_array))))

@@ -102,23 +102,27 @@ def log_steps(steps: int, points: int, first: int = 1) -> tuple[int, ...]:
 def train_chunk(learner, data, state, k_data, k_step, start, n):
     """Up to `n` (traced) learner steps from step `start` in one compiled call: the new
     state, the summed metrics, the first step with a non-finite loss (0: none) and
-    whether the trainable parameters are finite."""
-    _, shapes = jax.eval_shape(learner.step, k_step, state, data(k_data, start))
+    whether the trainable parameters are finite. Only the state's arrays are carried
+    through the loop; the rest (an `eqx.nn.MLP`'s activation function) stays fixed."""
+    _, shapes = eqx.filter_eval_shape(learner.step, k_step, state, data(k_data, start))
     sums0 = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+    arrays, fixed = eqx.partition(state, eqx.is_array)
 
     def cond(carry):
         i, _, _, bad = carry
         return (i < n) & (bad == 0)
 
     def body(carry):
-        i, state, sums, bad = carry
+        i, arrays, sums, bad = carry
         t = start + i
-        new, metrics = learner.step(jax.random.fold_in(k_step, t), state, data(jax.random.fold_in(k_data, t), t))
+        new, metrics = learner.step(jax.random.fold_in(k_step, t), eqx.combine(arrays, fixed),
+                                    data(jax.random.fold_in(k_data, t), t))
         ok = jnp.isfinite(metrics["loss"])
-        return i + 1, new, jax.tree.map(jnp.add, sums, metrics), jnp.where(ok, 0, t + 1)
+        return i + 1, eqx.filter(new, eqx.is_array), jax.tree.map(jnp.add, sums, metrics), jnp.where(ok, 0, t + 1)
 
-    i, state, sums, bad = jax.lax.while_loop(cond, body, (jnp.zeros((), start.dtype), state, sums0,
-                                                          jnp.zeros((), start.dtype)))
+    i, arrays, sums, bad = jax.lax.while_loop(cond, body, (jnp.zeros((), start.dtype), arrays, sums0,
+                                                           jnp.zeros((), start.dtype)))
+    state = eqx.combine(arrays, fixed)
     leaves = jax.tree.leaves(eqx.filter(learner.params(state), eqx.is_inexact_array))
     finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves])) if leaves else jnp.array(True)
     return state, jax.tree.map(lambda s: s / jnp.maximum(i, 1), sums), bad, finite
