@@ -18,8 +18,8 @@ def _toy_rows(seed, mu1, fades):
     rows = []
     for i in range(8):
         fade = i < fades
-        rows.append({"seed": seed, "model": "toy", "mu1": mu1, "run": i, "m1_min": 0.002 if fade else 0.0,
-                     "m1_end": 0.4 if fade else 0.0, "m2_end": 1e-11 if fade else 1.5, "loss_end": 1e-12,
+        rows.append({"seed": seed, "model": "toy", "mu1": mu1, "run": i, "m1_min": 0.002 if fade else 1e-13,
+                     "m1_end": 0.4 if fade else 1e-8, "m2_end": 1e-11 if fade else 1.5, "loss_end": 1e-12,
                      "loss_rise": -1e-9})
     return rows
 
@@ -55,6 +55,28 @@ def _results(main_fades=6, ablation_fades=0, plain=None, reg=None, drop_seed=Non
 ])
 def test_each_check_fails_when_its_part_of_the_claim_breaks(change, want):
     assert [c.passed for c in EXPERIMENT.expect(_results(**change), CFG)] == want
+
+
+def test_mechanism_1_wiggling_at_float_noise_is_not_a_fade():
+    res = _results()
+    for r in res.rows:
+        if r["model"] == "toy" and r["mu1"] == CFG.toy.mu1 and r["run"] < 4:  # 1e-13 -> 1e-8 with mechanism 2 done
+            r.update(m1_min=1e-13, m1_end=1e-8, m2_end=1e-11)
+    assert not EXPERIMENT.expect(res, CFG)[0].passed
+
+
+def test_the_ablation_fails_when_mechanism_1_is_never_learned():
+    res = _results()
+    for r in res.rows:
+        if r["model"] == "toy" and r["mu1"] == 0.0:
+            r.update(m1_min=0.3, m1_end=0.3)
+    assert not EXPERIMENT.expect(res, CFG)[1].passed
+
+
+def test_a_loss_that_rises_between_peak_and_end_is_not_falling():
+    bump = FALLING.copy()
+    bump[6:9] = 3.0  # falls, rises back above half its start, falls again
+    assert not EXPERIMENT.expect(_results(plain={"loss": bump}), CFG)[2].passed
 
 
 def test_a_toy_descent_whose_loss_rises_does_not_count_as_transient():

@@ -22,12 +22,14 @@ Cells:
 Checks (thresholds from the claim's direction; the levels are ours, as the specs
 propose; per seed where a seed can fail):
 1. toy: in >= 60% of the descents mechanism 1's loss reaches <= 0.05, then ends >= 5x
-   its minimum, mechanism 2 ends <= 0.05 and the total loss never rises (by more than
-   1e-6 of its start: float32).
-2. toy ablation (mu1 = 0): mechanism 1 fades so in <= 10% of the descents.
+   its minimum and >= 0.1, mechanism 2 ends <= 0.05 and the total loss never rises (by
+   more than 1e-6 of its start: float32).
+2. toy ablation (mu1 = 0): mechanism 1 is learned in >= 60% of the descents and kept
+   (ends <= 0.05) in >= 90% of those.
 3. transformer without L2, each seed: ICL peaks >= 0.8, ends <= peak - 0.3; CIWL or IWL
-   ends >= 0.9; the training loss at the end (mean of the last quarter of the curve)
-   is below its value at the ICL peak.
+   ends >= 0.9; the training loss keeps falling (its 5-point running mean rises by no
+   more than 2% of its start, and the last quarter's mean is below the value at the
+   ICL peak).
 4. transformer with L2, each seed: ICL peaks >= 0.8 and ends >= peak - 0.1.
 
 Choices where the papers leave room: synthetic class vectors stand in for the
@@ -42,7 +44,7 @@ rate 1e-5, batch 32, 2e7 sequences) with the synthetic classes.
 Measured at the cpu tier (3 seeds, 8.5 min on 2 cores): the toy model holds (18 of 24
 descents transient: mechanism 1 median minimum 0.0017, end 0.43; mechanism 2 ends at
 4e-12; the loss never rises by more than 7e-8 of its start) and so does its ablation
-(0 of 24). The transformer claim does not: the network goes straight to the
+(mechanism 1 learned in 21 of 24 descents and kept in all 21). The transformer claim does not: the network goes straight to the
 coopetition paper's asymptotic strategy, context-constrained IWL (CIWL 0.92-0.96,
 pure IWL 0.00, flip 0.04-0.06 at the end), and the relabelled ICL evaluator never
 leaves chance (peak 0.51-0.55) with or without L2. What does rise and fall is flip
@@ -74,6 +76,7 @@ from complab.training import linear_steps
 LEARNED, FADED, TAKEN_OVER, PERSISTS = 0.8, 0.3, 0.9, 0.1  # transformer checks
 TOY_LEARNED, TOY_RISE, TOY_SHARE, ABLATION_SHARE, FLAT = 0.05, 5.0, 0.6, 0.1, 1e-6
 CURVE_POINTS = 41
+SMOOTH, LOSS_RISE = 5, 0.02  # the loss curve's running mean over 5 points may rise by <= 2% of its start
 TOY_POINTS = 400
 EVALS = ("train",) + bursty.EVALUATORS
 
@@ -172,8 +175,10 @@ def transient(results: Results, seed: int, l2: float) -> dict[str, float] | None
     except ValueError:
         return None
     peak = int(np.argmax(icl))
+    smooth = np.convolve(loss, np.ones(SMOOTH) / SMOOTH, mode="valid") if len(loss) >= SMOOTH else loss
     return {"peak": float(icl[peak]), "peak_step": int(steps[peak]), "final": float(icl[-1]),
             "loss_peak": float(loss[peak]), "loss_end": float(loss[-max(1, len(loss) // 4):].mean()),
+            "loss_rise": float(np.max(np.diff(smooth), initial=0.0) / loss[0]),
             "flip_peak": float(flip.max()), "flip_peak_step": int(steps[int(np.argmax(flip))]), **finals}
 
 
@@ -181,22 +186,26 @@ def expect(results: Results, cfg: Config) -> list[Check]:
     checks = []
     for mu1, what in ((cfg.toy.mu1, "main"), (0.0, "ablation")):
         rows = results.select(model="toy", mu1=mu1)
-        fades = [r["m1_min"] <= TOY_LEARNED and r["m1_end"] >= TOY_RISE * r["m1_min"] and r["m2_end"] <= TOY_LEARNED
-                 and r["loss_rise"] <= FLAT for r in rows]
-        share = float(np.mean(fades)) if rows else float("nan")
-        said = (f"{sum(fades)} of {len(rows)} descents; mechanism 1 min {np.median([r['m1_min'] for r in rows]):.4f} "
-                f"-> end {np.median([r['m1_end'] for r in rows]):.3f}, mechanism 2 end "
-                f"{np.median([r['m2_end'] for r in rows]):.2e} (medians); largest loss rise "
+        learned = [r for r in rows if r["m1_min"] <= TOY_LEARNED]
+        fades = [r["m1_end"] >= max(TOY_RISE * r["m1_min"], 2 * TOY_LEARNED) and r["m2_end"] <= TOY_LEARNED
+                 and r["loss_rise"] <= FLAT for r in learned]
+        kept = [r["m1_end"] <= TOY_LEARNED for r in learned]
+        said = (f"mechanism 1 learned in {len(learned)} of {len(rows)} descents, then removed while mechanism 2 took "
+                f"over in {sum(fades)}, kept in {sum(kept)}; mechanism 1 min "
+                f"{np.median([r['m1_min'] for r in rows]):.4f} -> end {np.median([r['m1_end'] for r in rows]):.3f}, "
+                f"mechanism 2 end {np.median([r['m2_end'] for r in rows]):.2e} (medians); largest loss rise "
                 f"{max(r['loss_rise'] for r in rows):.1e} of its start" if rows else "not run")
         if what == "main":
             checks.append(Check(f"toy model (mu1 = {mu1}): in >= {TOY_SHARE:.0%} of the descents mechanism 1 is "
-                                f"learned (loss <= {TOY_LEARNED}) then removed (ends >= {TOY_RISE:g}x its minimum) "
-                                f"while mechanism 2 takes over (<= {TOY_LEARNED}) and the loss never rises",
-                                bool(rows) and share >= TOY_SHARE, said))
+                                f"learned (loss <= {TOY_LEARNED}) then removed (ends >= {TOY_RISE:g}x its minimum and "
+                                f">= {2 * TOY_LEARNED:g}) while mechanism 2 takes over (<= {TOY_LEARNED}) and the loss "
+                                "never rises", bool(rows) and sum(fades) >= TOY_SHARE * len(rows), said))
         else:
-            checks.append(Check(f"toy ablation (mu1 = 0: mechanism 1 alone reaches zero loss): mechanism 1 fades so "
-                                f"in <= {ABLATION_SHARE:.0%} of the descents", bool(rows) and share <= ABLATION_SHARE,
-                                said))
+            ok = bool(rows) and len(learned) >= TOY_SHARE * len(rows) and sum(kept) >= (1 - ABLATION_SHARE) * len(
+                learned)
+            checks.append(Check(f"toy ablation (mu1 = 0: mechanism 1 alone reaches zero loss): it is learned in >= "
+                                f"{TOY_SHARE:.0%} of the descents and kept (ends <= {TOY_LEARNED}) in >= "
+                                f"{1 - ABLATION_SHARE:.0%} of those", ok, said))
     seeds = results.seeds
     plain = {s: transient(results, s, 0.0) for s in seeds}
     reg = {s: transient(results, s, cfg.l2) for s in seeds}
@@ -206,13 +215,15 @@ def expect(results: Results, cfg: Config) -> list[Check]:
             return "not run"
         return (f"ICL peak {t['peak']:.2f} at step {t['peak_step']}, final {t['final']:.2f}; CIWL {t['ciwl']:.2f}, "
                 f"IWL {t['iwl']:.2f}, flip {t['flip']:.2f} (peak {t['flip_peak']:.2f} at step {t['flip_peak_step']}); "
-                f"loss {t['loss_peak']:.3f} -> {t['loss_end']:.3f}")
+                f"loss {t['loss_peak']:.3f} -> {t['loss_end']:.3f} (largest smoothed rise {t['loss_rise']:.1%})")
 
     ok = bool(seeds) and all(t is not None and t["peak"] >= LEARNED and t["final"] <= t["peak"] - FADED
                              and max(t["ciwl"], t["iwl"]) >= TAKEN_OVER and t["loss_end"] < t["loss_peak"]
+                             and t["loss_rise"] <= LOSS_RISE
                              for t in plain.values())
     checks.append(Check(f"transformer: ICL emerges (peak >= {LEARNED}) then fades (final <= peak - {FADED}) while "
-                        f"in-weights accuracy (CIWL or IWL) ends >= {TAKEN_OVER} and the training loss keeps falling",
+                        f"in-weights accuracy (CIWL or IWL) ends >= {TAKEN_OVER} and the training loss keeps falling "
+                        f"(its {SMOOTH}-point running mean rises by <= {LOSS_RISE:.0%} of its start)",
                         ok, "; ".join(f"seed {s}: {say(t)}" for s, t in plain.items())))
     ok = bool(seeds) and all(t is not None and t["peak"] >= LEARNED and t["final"] >= t["peak"] - PERSISTS
                              for t in reg.values())

@@ -6,10 +6,12 @@ exemplars x_kj = (mu_k + eps eta_kj) / sqrt(1 + eps^2), eta_kj ~ N(0, I/D) (Redd
 2023's items; they stand in for the Omniglot ResNet features, which cannot ship).
 Each centroid and exemplar is drawn from its own fold of the task's key, so nothing
 of size K x E is stored and the same exemplar is the same vector in every batch.
-Labels are the class index. Classes are drawn uniformly or Zipf-distributed,
-p(k) ~ (k + 1)^-alpha; several distinct classes at once are the top of
-log p + Gumbel noise, i.e. drawn one after another without replacement, as the
-authors' masked sampler does.
+Labels are the class index. Training classes are drawn uniformly or Zipf-distributed,
+p(k) ~ (k + 1)^-alpha, evaluation classes uniformly (as the authors' evaluators do).
+The query's class and the distractor's are distinct, drawn one after another without
+replacement (the top of log p + Gumbel noise), as the authors' masked sampler does;
+the rest of a training context is drawn independently from p (repeats allowed, the
+query's class included, as theirs with `unique_rest` off).
 
 A sequence is `context` (exemplar, label) pairs then the query exemplar, as tokens
 of width D + K: exemplar tokens (x, 0), label tokens (0, one-hot label), query (x_q, 0);
@@ -17,7 +19,7 @@ the target is one-hot at the query and the loss (cross-entropy) reads it alone.
 
 Splits (all over the training classes, as the paper evaluates):
 - "train": bursty sequences: `burstiness` exemplars of the query's class, as many of
-  one distractor class, the rest of other classes (distinct), positions shuffled.
+  one distractor class, the rest drawn from p, positions shuffled.
 - "icl": half the context from the query's class, half from another, relabelled 0 / 1
   at random per sequence; the target is the query class's new label. Scored among
   the labels present in context (chance 1/2).
@@ -109,13 +111,15 @@ class BurstyClassification(AbstractTask):
         """One sequence's context classes [C], context labels [C] and query (class, target)."""
         c = self.cfg
         k_cls, k_order, k_lab = jax.random.split(key, 3)
-        half = c.context // 2
+        half, uniform = c.context // 2, jnp.zeros_like(self.log_p)
         if split == "train":
-            drawn = _draw_classes(k_cls, self.log_p, 2 + c.context - 2 * c.burstiness)
-            ctx = jnp.concatenate([jnp.repeat(drawn[:2], c.burstiness), drawn[2:]])
+            drawn = _draw_classes(k_cls, self.log_p, 2)
+            k_rest, others = jax.random.fold_in(k_cls, 1), c.context - 2 * c.burstiness
+            rest = jax.random.categorical(k_rest, self.log_p, shape=(others,))
+            ctx = jnp.concatenate([jnp.repeat(drawn, c.burstiness), rest.astype(jnp.int32)])
             labels, target = ctx, drawn[0]
         elif split in ("icl", "flip"):
-            drawn = _draw_classes(k_cls, self.log_p, 2)
+            drawn = _draw_classes(k_cls, uniform, 2)
             ctx = jnp.repeat(drawn, half)
             if split == "icl":
                 relabel = jax.random.permutation(k_lab, 2).astype(jnp.int32)
@@ -123,7 +127,7 @@ class BurstyClassification(AbstractTask):
             else:
                 labels, target = jnp.repeat(drawn[::-1], half), drawn[1]
         else:  # ciwl, iwl: the query's class is absent from the context
-            drawn = _draw_classes(k_cls, self.log_p, 1 + c.context)
+            drawn = _draw_classes(k_cls, uniform, 1 + c.context)
             ctx = labels = drawn[1:]
             if split == "ciwl":
                 labels = labels.at[jax.random.randint(k_lab, (), 0, c.context)].set(drawn[0])
