@@ -17,6 +17,14 @@ def test_q_norm_is_the_mean_at_1_and_tends_to_the_max():
     assert norms[0] < norms[1] < norms[2] < 2.0 and norms[2] > 1.9  # 2 * (1/4)^(1/40) = 1.93
 
 
+def test_q_norm_of_tiny_or_zero_losses_is_finite_and_so_is_its_gradient():
+    tiny = jnp.array([1e-6, 3e-6, 2e-6])
+    assert np.isclose(float(adversarial.q_norm(tiny, 8.0)), float(np.mean(np.asarray(tiny, np.float64) ** 8) ** 0.125),
+                      rtol=1e-4)
+    for losses in (tiny, jnp.zeros(3)):
+        assert np.all(np.isfinite(jax.grad(lambda x: adversarial.q_norm(x, 8.0))(losses)))
+
+
 def test_every_token_carries_its_sequences_seed():
     x = jnp.arange(2 * 3 * 2, dtype=jnp.float32).reshape(2, 3, 2)
     seeds = jnp.arange(2 * 4 * 5, dtype=jnp.float32).reshape(2, 4, 5)

@@ -34,8 +34,13 @@ def predict_seeded(model, x: Array, seeds: Array) -> Array:
 
 
 def q_norm(per_input: Array, q: float) -> Array:
-    """(mean over inputs of loss^q)^(1/q); per-input losses are >= 0."""
-    return jnp.mean(per_input**q) ** (1.0 / q)
+    """(mean over inputs of loss^q)^(1/q); per-input losses are >= 0. Computed as
+    s (mean((loss / s)^q))^(1/q) with s the largest loss (held constant for the
+    gradient), so small losses neither underflow to 0 nor give NaN gradients."""
+    scale = jax.lax.stop_gradient(jnp.max(per_input))
+    scale = jnp.where(scale > 0, scale, 1.0)
+    mean = jnp.mean((per_input / scale) ** q)
+    return scale * jnp.where(mean > 0, jnp.where(mean > 0, mean, 1.0) ** (1.0 / q), 0.0)
 
 
 def seeded_loss(example_loss: Callable, draw_seeds: Callable, q: float, m: int) -> Callable:
