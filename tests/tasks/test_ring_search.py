@@ -23,9 +23,11 @@ def test_sweeping_right_costs_k_and_left_costs_n_minus_k():
         assert _cost(lambda s, o: jnp.array(-1.0), k) == 6 - k
 
 
-def test_a_policy_that_never_reaches_the_goal_costs_the_horizon():
+def test_a_policy_that_never_reaches_the_goal_costs_one_more_than_the_horizon():
     back_and_forth = lambda s, o: jnp.where(o[0] > 0, 1.0, -1.0)  # noqa: E731 - 0 -> 5 -> 0 -> ...
-    assert _cost(back_and_forth, 2) == 10
+    assert _cost(back_and_forth, 2) == 11
+    tight = ring_search.Config(cells=6, horizon=5)  # the last goal is found on the last move: 5, not a failure
+    assert float(ring_search.cost(tight, lambda s, o: jnp.array(1.0), jnp.zeros(1), jnp.asarray(5))) == 5
 
 
 def test_every_deterministic_policy_of_the_cell_alone_has_a_goal_costing_n_minus_1():

@@ -15,11 +15,13 @@ from complab.tasks import symmetric_graphs as graphs
 @pytest.mark.parametrize("name, nodes, edges, degree", [
     ("C5", 5, 5, 2), ("C6", 6, 6, 2), ("C8", 8, 8, 2), ("K33", 6, 9, 3), ("Q3", 8, 12, 3), ("Petersen", 10, 15, 3),
 ])
-def test_each_graph_is_regular_and_3_colourable_but_not_by_one_colour(name, nodes, edges, degree):
+def test_each_graph_is_regular_with_its_chromatic_number(name, nodes, edges, degree):
     a = graphs.adjacency(name, nodes)
     assert np.array_equal(a, a.T) and a.sum() == 2 * edges and np.all(a.sum(1) == degree) and np.all(np.diag(a) == 0)
-    best = next(c for c in itertools.product(range(3), repeat=nodes) if graphs.proper(jnp.array(c), jnp.asarray(a)))
-    assert len(set(best)) >= 2  # found a proper 3-colouring
+    k = graphs.CHROMATIC[name]
+    colourable = [bool(graphs.proper(np.array(list(itertools.product(range(j), repeat=nodes))), a).any())
+                  for j in (k - 1, k)]
+    assert colourable == [False, True]  # its chromatic number is k
     assert not graphs.proper(jnp.zeros(nodes, jnp.int32), jnp.asarray(a))
 
 
@@ -45,7 +47,8 @@ def test_the_conflict_of_a_hard_colouring_is_its_share_of_monochromatic_edges():
 
 
 def test_impossible_settings_are_refused():
-    with pytest.raises(ConfigError, match="colours >= 3"):
+    with pytest.raises(ConfigError, match="need 3 colours"):
         graphs.Config(colours=2)
+    assert graphs.Config(graphs=("C6", "K33"), colours=2).colours == 2
     with pytest.raises(ConfigError, match="among"):
         graphs.Config(graphs=("K4",))

@@ -5,7 +5,7 @@ exploring agent with evolution strategies; this is a reduced form of their grid 
 An agent starts at cell 0 of a ring of n cells; an oblivious adversary hides the goal
 in one of the cells 1..n-1. At each of `horizon` steps the agent moves one cell left
 or right, by the sign of its policy's output for (its seed, its cell, the time); the
-cost is the number of moves until it stands on the goal (`horizon` if never). Moves are
+cost is the number of moves until it stands on the goal (`horizon` + 1 if never). Moves are
 discrete, so the cost has no useful gradient in the policy's weights.
 
 Any deterministic policy visits the cells in one fixed order, and the goal hidden in
@@ -46,16 +46,16 @@ def observation(cfg: Config, cell: Array, t: Array) -> Array:
 
 
 def cost(cfg: Config, policy: Callable[[Array, Array], Array], seed: Array, goal: Array) -> Array:
-    """Moves until the agent stands on `goal` (`horizon` if it never does); `policy(seed, obs)`
+    """Moves until the agent stands on `goal` (`horizon` + 1 if it never does); `policy(seed, obs)`
     gives a scalar whose sign picks right (+1) or left."""
 
     def step(carry, t):
         cell, found_at = carry
         move = jnp.where(policy(seed, observation(cfg, cell, t.astype(jnp.float32))) > 0, 1, -1)
         cell = (cell + move) % cfg.cells
-        found_at = jnp.where((found_at == cfg.horizon) & (cell == goal), t + 1, found_at)
+        found_at = jnp.where((found_at > cfg.horizon) & (cell == goal), t + 1, found_at)
         return (cell, found_at), None
 
-    start = (jnp.zeros((), jnp.int32), jnp.asarray(cfg.horizon, jnp.int32))
+    start = (jnp.zeros((), jnp.int32), jnp.asarray(cfg.horizon + 1, jnp.int32))
     (_, found_at), _ = jax.lax.scan(step, start, jnp.arange(cfg.horizon, dtype=jnp.int32))
     return found_at.astype(jnp.float32)

@@ -3,7 +3,7 @@ equivariant model can colour properly (von Oswald, Kobayashi, Akram, Steger 2024
 such symmetric graphs to show that transformers learn to break symmetry with a seed).
 
 The family: the cycles C5, C6 and C8, the complete bipartite K_{3,3}, the 3-cube Q3 and
-the Petersen graph (all 3-colourable, every node alike). An input is one of them with
+the Petersen graph (every node alike; C5 and Petersen need 3 colours, the others 2). An input is one of them with
 its nodes in a random order, padded to `max_nodes` (`valid` marks the real ones).
 
 A model gives each node a distribution p_i over `colours`; the training loss is the
@@ -39,6 +39,7 @@ GRAPHS = {
     "K33": (6, [(i, 3 + j) for i in range(3) for j in range(3)]),
     "Q3": (8, _cube()), "Petersen": (10, _petersen()),
 }
+CHROMATIC = {"C5": 3, "C6": 2, "C8": 2, "K33": 2, "Q3": 2, "Petersen": 3}  # the fewest colours each needs
 
 
 @dataclass(frozen=True)
@@ -48,9 +49,9 @@ class Config:
 
     def __post_init__(self):
         unknown = [g for g in self.graphs if g not in GRAPHS]
-        require(bool(self.graphs) and not unknown and self.colours >= 3,
-                f"graphs must be among {', '.join(GRAPHS)} and colours >= 3 (each needs 3); got {self.graphs}, "
-                f"{self.colours}")
+        require(bool(self.graphs) and not unknown, f"graphs must be among {', '.join(GRAPHS)}; got {self.graphs}")
+        need = max(CHROMATIC[g] for g in self.graphs)
+        require(self.colours >= need, f"{', '.join(self.graphs)} need {need} colours, got colours={self.colours}")
 
     @property
     def max_nodes(self) -> int:
