@@ -44,16 +44,19 @@ rate 1e-5, batch 32, 2e7 sequences) with the synthetic classes.
 Measured at the cpu tier (3 seeds, 8.5 min on 2 cores): the toy model holds (18 of 24
 descents transient: mechanism 1 median minimum 0.0017, end 0.43; mechanism 2 ends at
 4e-12; the loss never rises by more than 7e-8 of its start) and so does its ablation
-(mechanism 1 learned in 21 of 24 descents and kept in all 21). The transformer claim does not: the network goes straight to the
-coopetition paper's asymptotic strategy, context-constrained IWL (CIWL 0.92-0.96,
-pure IWL 0.00, flip 0.04-0.06 at the end), and the relabelled ICL evaluator never
-leaves chance (peak 0.51-0.55) with or without L2. What does rise and fall is flip
-accuracy (the label attached to the matching exemplar): 0.35-0.38 at steps 1,350-1,500,
-then 0.05-0.06. Also tried: D = 64, eps = 0.1 with 256, 2048 and 4096 classes at rates
-1e-4 to 1e-3 (CIWL or IWL at once, flip never above 0.2); on an H200, 12,800 classes at
-rate 1e-5 for 150,000 steps (4.8e6 sequences, 0.33 ms a step) with eps = 0.1 and 1.0
-(ICL 0.47-0.50 throughout; CIWL 0.99 and 0.88 at the end; flip peaked at 0.19 with
-eps = 1.0). The Omniglot features, absent here, may be what lets ICL form first.
+(mechanism 1 learned in 21 of 24 descents and kept in all 21). The transformer claim
+does not: the network goes straight to the coopetition paper's asymptotic strategy,
+context-constrained IWL (CIWL 0.92-0.96, pure IWL 0.00, flip 0.04-0.06 at the end),
+and the relabelled ICL evaluator never leaves chance (peak 0.51-0.55) with or without
+L2. What does rise and fall is flip accuracy (the label attached to the matching
+exemplar): 0.34-0.39 at steps 900-1,500, then 0.04-0.06. The paper tier (one seed on
+an H200, 250,000 of its 625,000 steps, 0.28 ms a step) shows the same at scale: flip
+0.40 at step 125,000, 0.16 at 250,000; CIWL 0.83 and rising; ICL 0.49-0.51 throughout.
+Also tried: D = 64, eps = 0.1 with 256, 2048 and 4096 classes at rates 1e-4 to 1e-3
+(CIWL or IWL at once, flip never above 0.2); on an H200, 12,800 classes at rate 1e-5
+for 150,000 steps with eps = 0.1 and 1.0 (ICL 0.47-0.50 throughout; CIWL 0.99 and 0.88
+at the end; flip peaked at 0.19 with eps = 1.0). The Omniglot features, absent here,
+may be what lets ICL form first.
 """
 
 from dataclasses import dataclass
