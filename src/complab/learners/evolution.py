@@ -159,7 +159,8 @@ class ModelES(AbstractLearner):
     flat parameters, every perturbation on the same batch and key (common random
     numbers), and the estimate goes to a gradient optimizer (learners/optim.py), as
     Salimans et al. 2017 feed theirs to Adam. For models whose loss has no usable
-    gradient, or to compare with gradient descent at a known cost (2P losses a step)."""
+    gradient, or to compare with gradient descent at a known cost (2P + 1 losses a
+    step, the last for the reported loss)."""
 
     estimator: Any = eqx.field(static=True)
     loss: Callable
