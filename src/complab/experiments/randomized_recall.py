@@ -245,9 +245,7 @@ def plot(results: Results, cfg: Config):
     ax_key.legend(fontsize=8)
     names = ("success", "vote", "never")
     for j, name in enumerate(names):
-        vals = np.array([[r[name] for s in seeds for r in results.select(arm=a, seed=s)] or [np.nan] for a in ARMS],
-                        dtype=object)
-        means = [np.mean(v) for v in vals]
+        means = [np.mean([r[name] for r in results.select(arm=a)] or [np.nan]) for a in ARMS]
         ax_bar.bar(np.arange(len(ARMS)) + 0.27 * j, means, 0.27,
                    label={"success": "recall, one seed", "vote": f"recall, vote of {VOTE_SEEDS} seeds",
                           "never": "inputs never recalled"}[name])
