@@ -171,12 +171,13 @@ def run(cfg: Config, cell: dict, key: jax.Array, ctx) -> list[dict]:
 def transient(results: Results, seed: int, l2: float) -> dict[str, float] | None:
     """Peak ICL, its step, final ICL / CIWL / IWL, the loss at the peak and at the end (last quarter's mean)."""
     try:
-        steps, icl = results.curve("icl", seed=seed, model="transformer", l2=l2)
-        _, loss = results.curve("loss", seed=seed, model="transformer", l2=l2)
-        finals = {m: results.curve(m, seed=seed, model="transformer", l2=l2)[1][-1] for m in ("ciwl", "iwl", "flip")}
-        flip = results.curve("flip", seed=seed, model="transformer", l2=l2)[1]
+        steps, _ = results.curve("icl", seed=seed, model="transformer", l2=l2)
+        c = {m: results.curve(m, seed=seed, model="transformer", l2=l2)[1] for m in ("icl", "loss", "ciwl", "iwl",
+                                                                                    "flip")}
     except ValueError:
         return None
+    icl, loss, flip = c["icl"], c["loss"], c["flip"]
+    finals = {m: float(c[m][-1]) for m in ("ciwl", "iwl", "flip")}
     peak = int(np.argmax(icl))
     smooth = np.convolve(loss, np.ones(SMOOTH) / SMOOTH, mode="valid") if len(loss) >= SMOOTH else loss
     return {"peak": float(icl[peak]), "peak_step": int(steps[peak]), "final": float(icl[-1]),
