@@ -32,6 +32,7 @@ def _results(arm=None, drop=None, **change):
     (None, {}, [True] * 5),
     ("random_q8", dict(p95_error=0.80), [False, True, True, True, True]),  # no better than the deterministic worst
     ("random_q8", dict(never=0.5), [False, True, True, True, True]),  # still never recalls many inputs
+    ("random_q8", dict(mean_error=1.0), [False, True, True, True, True]),  # seeds spread an untrained model's misses
     ("random_q8", dict(vote=0.6), [True, False, True, True, True]),  # the vote does not reach the optimum
     ("random_q8", dict(vote=0.3), [True, False, True, True, True]),  # the vote adds nothing
     ("random_q1", dict(vote=0.9), [True, True, False, True, True]),  # average-case training used the seed

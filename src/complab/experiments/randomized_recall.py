@@ -24,7 +24,8 @@ summed predictions) over 16 seeds.
 
 Checks (each seed; levels from the claim's direction, ours where the paper gives none):
 1. The randomized arm's 95th-percentile loss is below both deterministic arms', and
-   the share of inputs it never recalls (in `eval_seeds` seeds) is at most half theirs.
+   the share of inputs it never recalls (in `eval_seeds` seeds) is at most half theirs,
+   having learned (mean error <= 0.75: seeds alone spread an untrained model's misses).
 2. A majority vote over 16 seeds recalls >= 90% of the inputs for the randomized arm,
    above its single-seed recall (a deterministic arm's vote is its recall).
 3. Ablation: fresh seeds trained at q = 1 gain <= 0.1 from the vote (the seed unused),
@@ -173,9 +174,11 @@ def _row(results: Results, arm: str, seed: int) -> dict | None:
 
 
 def _beats_deterministic(by: dict, arm: str) -> bool:
+    """Better in the worst case, having learned (mean error <= 0.75; an untrained model's is about 1, and seeds
+    alone spread an untrained model's failures over inputs)."""
     det = [by[a] for a in DETERMINISTIC]
     return by[arm]["p95_error"] < min(r["p95_error"] for r in det) and \
-        by[arm]["never"] <= 0.5 * min(r["never"] for r in det)
+        by[arm]["never"] <= 0.5 * min(r["never"] for r in det) and by[arm]["mean_error"] <= 0.75
 
 
 def _amplified(by: dict, arm: str) -> bool:
@@ -217,7 +220,8 @@ def expect(results: Results, cfg: Config) -> list[Check]:
                       lambda by: ", ".join(f"{a} {by[a]['worst_key']:.3f}" for a in gd))
     return [
         Check(f"the randomized model (seeds, q = {q}) has a lower 95th-percentile loss than the deterministic ones "
-              f"(q = 1 and q = {q}) and at most half as many inputs never recalled (in {n} seeds)", ok1, said1),
+              f"(q = 1 and q = {q}) and at most half as many inputs never recalled (in {n} seeds), having learned "
+              "(mean error <= 0.75)", ok1, said1),
         Check(f"a majority vote over {VOTE_SEEDS} seeds recalls >= {VOTED:.0%} of the inputs for the randomized model, "
               "above its single-seed recall", ok2, said2),
         Check(f"ablation: with seeds but average-case training (q = 1) the vote gains <= {UNUSED} (the seed is not "
