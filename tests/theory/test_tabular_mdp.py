@@ -31,7 +31,7 @@ def test_contribution_coefficients():
     seen = np.asarray(jnp.einsum("sa,sau->su", PI, jnp.where(LAST[:, None, None], 0.0, n[ENV.next_state])) > 1e-9)
     norm = np.asarray(jnp.einsum("sa,sau->su", PI, w))
     np.testing.assert_allclose(norm[seen], 1.0, rtol=1e-5)  # sum_a pi(a|s) w(s,a,u) = 1
-    np.testing.assert_allclose(w[0, :, 1:3], 1.0, rtol=1e-5)  # the key does not change later apples (policy by position)
+    np.testing.assert_allclose(w[0, :, 1:3], 1.0, rtol=1e-5)  # the key does not change later apples (by position)
     np.testing.assert_allclose(float(w[0, k2d.PICK_KEY, 3]), 1 / float(PI[0, k2d.PICK_KEY]), rtol=1e-5)
     np.testing.assert_allclose(w[0, 1:, 3], 0.0, atol=1e-7)  # no treasure without the key
     states = jnp.broadcast_to(jnp.eye(ENV.states)[:, None, :], (ENV.states, k2d.ACTIONS, ENV.states))
