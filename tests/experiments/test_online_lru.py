@@ -21,8 +21,8 @@ def _results(acc=None, cos=None, memory=None, exact=None, drop=None):
             a = (acc or {}).get(rule, GOOD[rule]) if seed == 1 else GOOD[rule]
             c = (cos or {}).get(rule, COSINE[rule]) if seed == 1 else COSINE[rule]
             m = (memory or {}).get(rule, MEMORY[rule]) if seed == 2 else MEMORY[rule]
-            row = {"seed": seed, "rule": rule, "bit_accuracy": a, "memory": m[0], "memory_longer": m[1],
-                   "memory_inference": 5e3}
+            row = {"seed": seed, "rule": rule, "bit_accuracy": a, "memory": m[0] + 30e3, "memory_temp": m[0],
+                   "memory_temp_longer": m[1], "memory_inference": 15e3}
             if rule == "online":
                 row.update({"exact_rel_error": 1e-7, "encoder_rel_error": 0.1, "lower_lru_rel_error": 0.2})
                 if exact and seed == 0:

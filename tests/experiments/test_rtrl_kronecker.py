@@ -28,7 +28,7 @@ def _results(noise=None, bias=None, score=None, drop=None, roundoff=False):
                     b = bias if (bias and seed == 0 and network == "KF" and a == "KF") else 1.0
                     rows.append({"seed": seed, "estimator": label, "kind": "noise", "network": network,
                                  "approximation": a, "noise_db": db, "bias_se": b,
-                                 "mean_rel_error": 1e-7 if roundoff else 1e-2})
+                                 "mean_rel_error": 1e-12 if roundoff else 1e-2})
     return Results(rows)
 
 

@@ -119,3 +119,21 @@ def test_ok1_adds_no_more_variance_than_kf_from_the_same_state():
                 draws = _draws(est, g, big_h, d, hat, 2000)
                 var[est.label] = float(jnp.sum((draws - exact[None]) ** 2, (1, 2, 3)).mean())
             assert var["OK(1)"] <= var["KF"] * 1.02
+
+
+def test_ok_r_is_exact_while_the_sensitivity_has_at_most_r_kronecker_terms():
+    with jax.enable_x64(True):
+        cell, xs = _cell(), _xs(3)
+        exact, ok = rtrl.Estimator("exact"), rtrl.Estimator("ok", 3)
+        h, g, g_ok = cell.init_state(), rtrl.start(exact, N, A, jnp.float64), rtrl.start(ok, N, A, jnp.float64)
+        for t in range(3):  # after t + 1 steps from zero, G is a sum of t + 1 Kronecker terms
+            h, big_h, d, hat = cell.jacobians(h, xs[t])
+            g = rtrl.advance(exact, jax.random.key(t), g, big_h, d, hat)
+            g_ok = rtrl.advance(ok, jax.random.key(10 + t), g_ok, big_h, d, hat)
+            # exact up to mixing round-off terms in unbiasedly: noise ~ sqrt(1e-16) of the scale
+            scale = float(jnp.abs(rtrl.dense(exact, g)).max())
+            np.testing.assert_allclose(rtrl.dense(ok, g_ok), rtrl.dense(exact, g), atol=1e-6 * scale)
+        h, big_h, d, hat = cell.jacobians(h, xs[0])  # a fourth term: now it must approximate
+        g = rtrl.advance(exact, jax.random.key(3), g, big_h, d, hat)
+        g_ok = rtrl.advance(ok, jax.random.key(13), g_ok, big_h, d, hat)
+        assert float(jnp.abs(rtrl.dense(ok, g_ok) - rtrl.dense(exact, g)).max()) > 1e-3 * scale

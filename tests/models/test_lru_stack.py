@@ -28,6 +28,10 @@ def _stepwise(model, x, eps_at=None):
 
 def test_parallel_equals_step_by_step():
     np.testing.assert_allclose(MODEL(X), _stepwise(MODEL, X), rtol=2e-5, atol=2e-5)
+    hs = jax.lax.scan(lambda hs, x_t: (MODEL.step(hs, x_t)[0], MODEL.step(hs, x_t)[0]), MODEL.init_state(), X)[1]
+    named = MODEL.trace(X)
+    for i in range(3):
+        np.testing.assert_allclose(named[f"block{i}.hidden"], hs[i], rtol=2e-5, atol=2e-5)
 
 
 def test_a_perturbed_state_moves_only_the_present_and_the_future():

@@ -3,7 +3,7 @@ Kobayashi, Daw, Wayne, NeurIPS 2023): policy gradients whose future rewards are 
 by how much an action changed the probability of the *reward* (COCOA-reward) are
 unbiased with far less variance than REINFORCE and than weighting by the future *state*
 (HCA+), whose coefficients degrade toward REINFORCE's noise; with them an agent learns a
-delayed reward that the others miss.
+delayed reward more reliably than with the others.
 
 Setup: the linear key-to-door environment of tasks/key_to_door.py (the authors' treasure
 conveyor: key at cell 0, door at L-2, apples worth 0.1 or 0.9 along the way, treasure 0.2,
@@ -29,11 +29,15 @@ Checks (each seed):
    >= 0.5 in every seed (uniform play: 1/16; the best possible with eps: 0.93) and its mean
    over seeds exceeds REINFORCE's and HCA+'s.
 
-Choices: the policy is a table over positions (the authors' MLP reads the position, the
+Choices: the variance is measured at one fixed policy, the uniform one (the authors
+measure it along training); the policy is a table over positions (the authors' MLP reads the position, the
 cell and the key count; a table over (position, key) would learn the apples separately
 with and without the key, so that picking the key changes the expected apple reward: a
-confound a shared policy mostly avoids); Adam at 0.1 on the table (the paper: AdamW at
-1e-4 on an MLP); 375 updates (3000 episodes) at the cpu tier.
+confound a shared policy mostly avoids; with it, the apples' coefficients for the key are
+exactly 1: the mechanism); Adam at 0.1 on the table (the paper: AdamW at 1e-4 on an
+MLP); a fixed entropy bonus 0.01 (the paper: 0.03 to 0.01 as L grows); 375 updates (3000
+episodes) at the cpu tier; "learns" = probability >= 0.5 (this lab's threshold: uniform
+play gets 1/16, the best policy 0.93).
 
 Measured at the cpu tier (3 seeds, 31 s of compute): the claim holds. Bias: every mean
 within 1.8 standard errors of the DP gradient. Variance of the key decision's gradient
@@ -137,10 +141,7 @@ def _evaluate(key, state, learner):
 def run(cfg: Config, cell: dict, key: jax.Array, ctx) -> list[dict]:
     k_noise, k_train = rng.streams(key, "noise", "train")
     if cell["kind"] == "noise":
-        rows = _noise(cfg, cell["length"], k_noise)
-        ctx.store.log_curve(ctx.run, "variance_db", cell["length"],
-                            {r["method"]: r["variance_db"] for r in rows})
-        return rows
+        return _noise(cfg, cell["length"], k_noise)
     learner = _learner(cfg, cell["method"], cfg.train_length)
     theta = jnp.zeros((cfg.train_length, k2d.ACTIONS))
     evaluate = jax.tree_util.Partial(_evaluate, learner=learner)
@@ -164,6 +165,7 @@ def expect(results: Results, cfg: Config) -> list[Check]:
                 snr["reinforce"]) and v["hca"] >= v["reinforce"] - ORDER_DB)
 
     ok2 = complete and all(ordered(per[n]) for per in noise.values() for n in cfg.lengths)
+
     def show(m):
         return " / ".join(f"{m[k]['variance_db']:+.1f}" if k in m else "-" for k in co.METHODS)
 
@@ -179,8 +181,8 @@ def expect(results: Results, cfg: Config) -> list[Check]:
     mean = {m: float(np.mean(list(v.values()))) if v else np.nan for m, v in found.items()}
     ok3 = full and all(t >= LEARNED for t in found["cocoa"].values()) and \
         mean["cocoa"] > max(mean["reinforce"], mean["hca"])
-    said3 = "; ".join(f"{NAMES[m]}: " + ", ".join(f"{t:.2f}" for t in found[m].values()) + f" (mean {mean[m]:.2f})"
-                      for m in co.METHODS)
+    said3 = "; ".join(f"{NAMES[m]}: " + ", ".join(f"seed {s} {t:.2f}" for s, t in found[m].items())
+                      + f" (mean {mean[m]:.2f})" for m in co.METHODS)
     return [
         Check(f"unbiased: each estimator's mean over {cfg.batches} batches is within {UNBIASED_SE:g} standard errors "
               "of the DP gradient at every length", ok1, said1),

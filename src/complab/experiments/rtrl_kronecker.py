@@ -19,8 +19,8 @@ its own network after training, and the exact-RTRL cell also at initialisation.
 
 Checks (each seed):
 1. unbiased: every approximation's mean over the sign streams lies within 4 standard
-   errors of exact RTRL (or equals it to float32 round-off, 1e-5 relative), on every
-   network measured;
+   errors of exact RTRL (or equals it to float64 round-off, 1e-10 relative; the noise is
+   measured in float64), on every network measured;
 2. noise: UORO's noise is >= 10 dB (an order of magnitude) above KF's, KF's >= OK(1)'s
    and OK(1)'s above OK(r)'s, on every network measured (the paper's ordering; "much
    noisier" read as an order of magnitude);
@@ -28,8 +28,9 @@ Checks (each seed):
    long as UORO, within the same number of online updates.
 
 Choices: lr 1e-3 instead of the paper's 10^-3.5 and 40k updates instead of 2M (the
-cpu tier), the curriculum's running average an exponential one (rate 0.01), restarted
-at 1 bit after each raise (the paper's window is not given).
+cpu tier); the clip is on the global norm of both weight matrices (the authors clip W's
+gradient alone, after dividing it by the batch size twice, so their clip rarely acts);
+the curriculum is the authors' (tasks/copy_stream.py) but tested at every step.
 
 Measured at the cpu tier (3 seeds, 40k updates; about 4 minutes a seed on 2 cores when
 alone, 2135 s of compute in all beside other jobs): the claim holds in part.
@@ -61,7 +62,7 @@ from complab.models.gated_cell import GatedCell
 from complab.tasks import copy_stream as stream
 from complab.training import linear_steps
 
-UNBIASED_SE, ORDER_OF_MAGNITUDE_DB, ROUNDOFF = 4.0, 10.0, 1e-5
+UNBIASED_SE, ORDER_OF_MAGNITUDE_DB, ROUNDOFF = 4.0, 10.0, 1e-10
 NOISE_STEPS, CURVE_POINTS = 200, 11
 
 
@@ -127,13 +128,17 @@ def noise(cell: GatedCell, est: rtrl.Estimator, samples: int, key) -> dict[str, 
 
 
 def _noise_rows(cell: GatedCell, cfg: Config, key, network: str) -> list[dict]:
+    """Every approximation's noise on `cell`, in float64 (so that an estimator exact to
+    round-off, OK(r) on a young network, is told apart from a biased one)."""
     rows = []
-    for label, est in estimators(cfg).items():
-        if est.kind == "exact":
-            continue
-        out = eqx.filter_jit(noise)(cell, est, cfg.samples, key)
-        rows.append({"kind": "noise", "network": network, "approximation": label,
-                     **{k: float(v) for k, v in out.items()}})
+    with jax.enable_x64(True):
+        cell = jax.tree.map(lambda a: a.astype(jnp.float64), cell)
+        for label, est in estimators(cfg).items():
+            if est.kind == "exact":
+                continue
+            out = eqx.filter_jit(noise)(cell, est, cfg.samples, key)
+            rows.append({"kind": "noise", "network": network, "approximation": label,
+                         **{k: float(v) for k, v in out.items()}})
     return rows
 
 
@@ -173,7 +178,7 @@ def expect(results: Results, cfg: Config) -> list[Check]:
 
     measured = {s: {n: noise(s, n) for n in networks} for s in seeds}
     complete = bool(seeds) and all(m is not None for per in measured.values() for m in per.values())
-    # where the mean already equals exact RTRL to float32 round-off, standard errors are round-off too
+    # where the mean already equals exact RTRL to float64 round-off, standard errors are round-off too
     worst_bias = {s: max((r["bias_se"] for m in per.values() if m for r in m.values()
                           if r["mean_rel_error"] >= ROUNDOFF), default=0.0) for s, per in measured.items()}
     ok1_ = complete and all(b < UNBIASED_SE for b in worst_bias.values())

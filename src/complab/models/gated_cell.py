@@ -61,10 +61,15 @@ class GatedCell(eqx.Module):
     def logits(self, h: Float[Array, " n"]) -> Float[Array, " d_out"]:
         return jnp.concatenate([h, jnp.ones(1, h.dtype)]) @ self.w_out
 
-    def __call__(self, x: Float[Array, "time d_in"]) -> Float[Array, "time d_out"]:
-        """Logits at every step of a sequence (the forward pass BPTT differentiates)."""
+    def trace(self, x: Float[Array, "time d_in"]) -> dict[str, Array]:
+        """The hidden states (`hidden`) and logits (`out`) at every step of a sequence."""
         def body(h, x_t):
             h = self.step(h, x_t)
-            return h, self.logits(h)
+            return h, (h, self.logits(h))
 
-        return jax.lax.scan(body, self.init_state(), x)[1]
+        hidden, out = jax.lax.scan(body, self.init_state(), x)[1]
+        return {"hidden": hidden, "out": out}
+
+    def __call__(self, x: Float[Array, "time d_in"]) -> Float[Array, "time d_out"]:
+        """Logits at every step of a sequence (the forward pass BPTT differentiates)."""
+        return self.trace(x)["out"]

@@ -60,14 +60,19 @@ class LRUStack(eqx.Module):
         z = jax.nn.gelu(self.cells[i].readout(h_t, u_t))
         return x_t + self.glu_value[i](z) * jax.nn.sigmoid(self.glu_gate[i](z))
 
-    def __call__(self, x: Float[Array, "time d_in"]) -> Float[Array, "time d_out"]:
-        """All steps at once (the recurrence as an associative scan)."""
-        a = jax.vmap(self.encoder)(x)
+    def trace(self, x: Float[Array, "time d_in"]) -> dict[str, Array]:
+        """All steps at once (the recurrences as associative scans): each block's hidden
+        states (`block{i}.hidden`, complex) and output (`block{i}.out`), and `out`."""
+        a, named = jax.vmap(self.encoder)(x), {}
         for i, cell in enumerate(self.cells):
             u = jax.vmap(self.norms[i])(a)
             h = diagonal_scan(cell.lam, cell.drive(u))
             a = jax.vmap(lambda x_t, u_t, h_t, i=i: self._after(i, x_t, u_t, h_t))(a, u, h)
-        return jax.vmap(self.decoder)(a)
+            named.update({f"block{i}.hidden": h, f"block{i}.out": a})
+        return {**named, "out": jax.vmap(self.decoder)(a)}
+
+    def __call__(self, x: Float[Array, "time d_in"]) -> Float[Array, "time d_out"]:
+        return self.trace(x)["out"]
 
     def init_state(self) -> tuple[Array, ...]:
         return tuple(jnp.zeros(c.nu_log.shape, jnp.result_type(c.nu_log.dtype, jnp.complex64)) for c in self.cells)

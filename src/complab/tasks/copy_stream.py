@@ -7,9 +7,10 @@ Symbols: 0 and 1 (the bits), 2 (start), 3 (filler). A sequence of length 2T + 2 
 back after the marker. Each of `batch` streams runs sequences back to back; a new
 sequence draws T = max(1, T_cur - U{0..spread}) and fresh bits. The curriculum raises
 T_cur by one when the running average of the loss (bits per character, all positions)
-falls below `threshold` (0.15 in the paper); the score is the T_cur reached. The
-running average is an exponential one with `rate`, restarted at one bit after each
-raise (the paper's averaging window is not given: a choice).
+falls below `threshold` (0.15 in the paper); the score is the T_cur reached. The running
+average is the authors' exponential one (weight `rate` = 0.001 on the newest loss),
+restarted at `restart` = 0.3 bits after each raise; the authors test it when a stream
+begins a sequence, here at every step.
 
 Worked example (T = 2, bits 1 0): inputs 2 1 0 3 3 3, targets 3 3 3 2 1 0.
 """
@@ -32,11 +33,14 @@ class Config:
     max_length: int = 64  # the largest T a stream can hold
     spread: int = 4
     threshold: float = 0.15  # bits per character
-    rate: float = 0.01  # the running average's weight on the newest loss
+    rate: float = 0.001  # the running average's weight on the newest loss
+    restart: float = 0.3  # the running average after a raise
 
     def __post_init__(self):
-        require(self.max_length >= 1 and self.spread >= 0 and self.threshold > 0 and 0 < self.rate <= 1,
-                f"the copy stream needs max_length >= 1, spread >= 0, threshold > 0 and rate in (0, 1]; got {self}")
+        require(self.max_length >= 1 and self.spread >= 0 and self.threshold > 0 and 0 < self.rate <= 1
+                and self.restart > self.threshold,
+                f"the copy stream needs max_length >= 1, spread >= 0, threshold > 0, rate in (0, 1] and restart > "
+                f"threshold; got {self}")
 
 
 class Streams(eqx.Module):
@@ -79,4 +83,4 @@ def curriculum(cfg: Config, t_cur: Array, average: Array, loss_bits: Array) -> t
     """(T_cur, running average) after one step's mean loss in bits per character."""
     average = (1 - cfg.rate) * average + cfg.rate * loss_bits
     up = (average < cfg.threshold) & (t_cur < cfg.max_length)
-    return jnp.where(up, t_cur + 1, t_cur), jnp.where(up, 1.0, average)
+    return jnp.where(up, t_cur + 1, t_cur), jnp.where(up, cfg.restart, average)

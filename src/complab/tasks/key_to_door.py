@@ -57,9 +57,9 @@ class KeyToDoor(eqx.Module):
         self.cfg = cfg
         n = cfg.length
         p = cfg.apple_prob
-        draw = jax.random.choice(jax.random.key(cfg.layout_seed), 3, (n - 3,), p=jnp.array([1 - p, p / 2, p / 2]))
-        layout = np.zeros(n, np.int32)
-        layout[1:n - 2] = np.asarray(draw)
+        layout = np.zeros(n, np.int32)  # the authors' draw, so seed 2022 gives their corridor
+        layout[1:n - 2] = np.random.default_rng(cfg.layout_seed).choice(a=[EMPTY, LEFT, RIGHT], size=n - 3,
+                                                                       p=[1 - p, p / 2, p / 2])
         scale = 23.0 / n
         self.values = scale * jnp.array([0.0, 0.1, 0.9, 0.2])
         nxt = np.zeros((4 * n, ACTIONS), np.int32)
