@@ -39,12 +39,13 @@ MLP); a fixed entropy bonus 0.01 (the paper: 0.03 to 0.01 as L grows); 375 updat
 episodes) at the cpu tier; "learns" = probability >= 0.5 (this lab's threshold: uniform
 play gets 1/16, the best policy 0.93).
 
-Measured at the cpu tier (3 seeds, 31 s of compute): the claim holds. Bias: every mean
-within 1.8 standard errors of the DP gradient. Variance of the key decision's gradient
-(seed 0; the others alike) at L = 23 / 43 / 63: REINFORCE +36.6 / +40.8 / +44.6 dB,
-HCA+ +31.5 / +35.8 / +39.5 dB, COCOA-reward +2.4 / +2.0 / +2.9 dB (SNR the negatives).
-Treasure after 3000 episodes at L = 43: COCOA-reward 0.92 in all three seeds (the best
-possible is 0.93), REINFORCE 0.04 / 0.87 / 0.05, HCA+ 0.91 / 0.04 / 0.02.
+Measured at the cpu tier (3 seeds, about 30 s of compute): the claim holds. Bias: every
+mean within 1.8 standard errors of the DP gradient. Variance of the key decision's
+gradient at L = 23 / 43 / 63 (ranges over seeds): REINFORCE +36.2-36.7 / +40.2-40.7 /
++44.2-44.7 dB, HCA+ +31.1-32.3 / +35.2-36.0 / +39.2-39.9 dB, COCOA-reward +2.4-3.5 /
++2.0-2.6 / +2.4-2.9 dB (SNR the negatives). Treasure after 3000 episodes at L = 43:
+COCOA-reward 0.92 in all three seeds (the best possible is 0.93), REINFORCE 0.83 / 0.36
+/ 0.03, HCA+ 0.78 / 0.14 / 0.02.
 """
 
 from dataclasses import dataclass
