@@ -33,14 +33,14 @@ Choices: fresh batches instead of the paper's fixed 20k sequences; no dropout (t
 never repeat); the copy pattern 10 steps long at the cpu tier (20 at the paper tier); one
 learning rate (3e-3 at the cpu tier) for every rule, where the paper scans it per rule.
 
-Measured at the cpu tier (3 seeds, 4000 steps each; 446 s of compute on 2 cores): the
+Measured at the cpu tier (3 seeds, 4000 steps each; 409-446 s of compute on 2 cores): the
 claim holds. Exactness: one layer 1.7-2.3e-7 relative (the encoder below 0.34-0.55, the
 lower of two LRUs 0.21-0.38). Mean cosine with BPTT over training: online 0.92-0.96,
 truncated 0.49-0.53, spatial 0.53. Test bit accuracy: BPTT 0.999-1.000, online
-0.975-0.994, truncated 0.83-0.85, spatial 0.77-0.82. Memory at x4 pattern length:
-online x1.02, BPTT x2.29; at T = 28 online 187 KiB, BPTT 256 KiB, streaming inference
-66 KiB (online / inference 2.9x, against the paper's "about twice": the traces of B are
-state x width per layer).
+0.975-0.994, truncated 0.83-0.85, spatial 0.77-0.82. Memory temporaries at x4 pattern
+length: online x1.00, BPTT x3.20; in all at T = 28 online 187 KiB, BPTT 256 KiB,
+streaming inference 66 KiB (online / inference 2.9x, against the paper's "about twice":
+the traces of B are state x width per layer).
 """
 
 import dataclasses
