@@ -23,6 +23,13 @@ Memory (not measured here): with the cut, a block-local implementation backpropa
 lower level through k steps and the upper one through T / k, storing k + T / k states
 instead of T; here every variant is differentiated as one program, so the rows give the
 counts, not a measurement.
+
+Measured at the cpu tier (3 seeds, 4000 steps; about 90 s a run, 15 min in all beside
+another job): the claim holds in part. Recall accuracy: local 0.980 / 0.925 / 0.996, cut
+0.121 / 0.121 / 0.123 (chance 0.125), full 0.649 / 0.832 / 0.664. Checks 1 and 2 hold;
+check 3 fails: with every gradient path the hierarchy learns the task more slowly than
+with the cut and the local loss (a prototype at k = 8 and lr 1e-3 stalled at 0.385 after
+3000 steps), so the local loss here helps rather than merely not harming.
 """
 
 from dataclasses import dataclass
