@@ -13,9 +13,10 @@ eligibility traces, forward in time, of how its own state depends on them:
 
 and gets sum_t Re(conj(delta_t) e_t), chained to the parametrisation (lam = exp(-exp(nu)
 + i exp(theta)), gamma = exp(gamma_log), B = B_re + i B_im). Everything else gets its
-spatial gradient. With one layer this is the exact gradient (BPTT's); with more, the
-temporal paths through the layers above are dropped. Memory is constant in the
-sequence length. Variants (the paper's ablations):
+spatial gradient. The last recurrent layer and everything above it get BPTT's gradient
+exactly; below it (the encoder, and the lower layers of a deeper stack, whose temporal
+paths through the layers above are dropped) the gradient is approximate. Memory is
+constant in the sequence length. Variants (the paper's ablations):
 
 - `truncated`: traces not accumulated (e_lam = h_{t-1}, e_gam = B u_t, e_B = gamma u_t^T),
   i.e. each step's gradient with the previous state held fixed;
@@ -79,11 +80,11 @@ def online(model, x, y, w, position_loss: Callable, mode: Mode = "online") -> tu
                                                                                                y_t, w_t)
         new_traces = []
         for i, cell in enumerate(model.cells):
-            delta = g_eps[i][0] + 1j * g_eps[i][1]
             e_lam, e_gam, e_b = traces[i]
-            bu = us[i] @ (cell.b_re + 1j * cell.b_im).T
-            gu = jnp.exp(cell.gamma_log)[:, None] * us[i][None, :]
             if mode == "online":
+                delta = g_eps[i][0] + 1j * g_eps[i][1]
+                bu = us[i] @ (cell.b_re + 1j * cell.b_im).T
+                gu = jnp.exp(cell.gamma_log)[:, None] * us[i][None, :]
                 lam = cell.lam
                 e_lam, e_gam, e_b = lam * e_lam + hs[i], lam * e_gam + bu, lam[:, None] * e_b + gu
                 g = _replace(g, i, _trace_grads(cell, delta, e_lam, e_gam, e_b))
