@@ -54,7 +54,7 @@ import numpy as np
 from complab import rng
 from complab.config import require
 from complab.experiments.base import Check, Experiment, Results, per_seed
-from complab.learners import online, optim
+from complab.learners import meta, online, optim
 from complab.models import lru_stack
 from complab.models.mixers import lru
 from complab.tasks import copy
@@ -85,22 +85,13 @@ def cells(cfg: Config) -> list[dict]:
     return [{"rule": r} for r in RULES]
 
 
-def _flat(tree) -> jax.Array:
-    return jax.flatten_util.ravel_pytree(eqx.filter(tree, eqx.is_inexact_array))[0]
-
-
-def _cosine(a, b) -> jax.Array:
-    va, vb = _flat(a), _flat(b)
-    return va @ vb / (jnp.linalg.norm(va) * jnp.linalg.norm(vb))
-
-
 def _evaluate(key, state, task, cfg: Config, rule: str):
     del key
     b = task.sample(jax.random.key(0), "test", cfg.eval_batch)
     out = task.metrics(jax.vmap(state.model)(b.x), b)
     g_ref = online.gradient(state.model, b, task.position_loss, "bptt")[1]
     g = online.gradient(state.model, b, task.position_loss, rule)[1]
-    return {"bit_accuracy": out["bit_accuracy"], "test_loss": out["loss"], "cosine": _cosine(g, g_ref)}
+    return {"bit_accuracy": out["bit_accuracy"], "test_loss": out["loss"], "cosine": meta.cosine(g, g_ref)}
 
 
 def _upper(model):
@@ -109,8 +100,8 @@ def _upper(model):
 
 
 def _rel(a, b) -> float:
-    va, vb = _flat(a), _flat(b)
-    return float(jnp.linalg.norm(va - vb) / jnp.linalg.norm(vb))
+    """||a - b|| / ||b|| over two gradient pytrees."""
+    return float(jnp.sqrt(meta.sq_norm(jax.tree.map(jnp.subtract, a, b)) / meta.sq_norm(b)))
 
 
 def _exactness(cfg: Config, task, key) -> dict:
