@@ -64,7 +64,8 @@ class Context:
 
     def fit(self, name: str, learner: AbstractLearner, state: Any, data: Any = None, *, key: jax.Array, steps: int,
             batch_size: int | None = None, split: str = "train",
-            evaluate: Callable[[jax.Array, Any], dict] | None = None, eval_at: tuple[int, ...] = ()) -> Any:
+            evaluate: Callable[[jax.Array, Any], dict] | None = None, eval_at: tuple[int, ...] = (),
+            checkpoint: bool = True) -> Any:
         """Train `state` for `steps` steps, resumably, and return it.
 
         `data` is a task (batches of `batch_size` from its `split`), a function
@@ -72,6 +73,8 @@ class Context:
         `evaluate(key, state) -> {name: value}` runs (jitted) at the steps `eval_at`;
         its values are stored as curves. `name` must be unique within the run: it
         names the checkpoint, the metrics and the curves, and seeds the fit's keys.
+        `checkpoint=False` writes none, for a fit of seconds whose state is large (an
+        interruption then retrains it from step 0).
         """
         if name in self.fits:
             raise ComplabError(f"two trainings in one run of {self.run.experiment} are both named {name!r}; "
@@ -98,7 +101,7 @@ class Context:
                 self.trackers.log(f"{name}/eval", step, values)
 
         state = fit(learner, state, data, key=key, steps=steps, batch_size=batch_size, split=split,
-                    evaluate=evaluate, eval_at=eval_at, checkpoint=self.dir / f"{name}.eqx",
+                    evaluate=evaluate, eval_at=eval_at, checkpoint=self.dir / f"{name}.eqx" if checkpoint else None,
                     checkpoint_s=self.checkpoint_s, on_chunk=on_chunk, on_eval=on_eval, name=name,
                     identity=f"{self.run.experiment}/{self.run.config_hash}/{cell_key(self.run.cell)}/"
                              f"seed {self.run.seed}/{name}")
