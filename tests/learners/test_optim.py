@@ -33,6 +33,12 @@ def test_sgd_is_a_plain_gradient_step():
     np.testing.assert_allclose(new.v, old.v - 0.1 * g.v, rtol=1e-6)
 
 
+def test_rmsprop_is_torchs_first_step():
+    """torch.optim.RMSprop's first step: avg = (1 - alpha) g^2, x - lr g / (sqrt(avg) + eps)."""
+    old, new, g = _step(optim.Config(kind="rmsprop", lr=0.01, b2=0.99))
+    np.testing.assert_allclose(new.w, old.w - 0.01 * g.w / (np.sqrt(0.01 * g.w ** 2) + 1e-8), rtol=1e-5)
+
+
 def test_groups_scale_the_learning_rate_of_what_they_match():
     old, new, g = _step(optim.Config(kind="sgd", lr=0.1, groups=(optim.Group(r"\.v$", 0.25),)))
     np.testing.assert_allclose(new.w, old.w - 0.1 * g.w, rtol=1e-6)

@@ -1,6 +1,7 @@
 """Gradient optimizers for the learners, from one frozen config (Optax underneath).
 
-SGD (with optional momentum) or Adam, decoupled weight decay (Adam + decay = AdamW;
+SGD (with optional momentum), Adam or RMSprop (torch's form, g / (sqrt(avg g^2) + eps)),
+decoupled weight decay (Adam + decay = AdamW;
 never applied to 1-D parameters: biases, norms, decay rates), global-norm clipping,
 a schedule of linear warmup then cosine decay to `final_lr_frac * lr` (1.0:
 constant), and per-group learning-rate scalings: each `Group` multiplies the
@@ -36,7 +37,7 @@ class Group:
 
 @dataclass(frozen=True)
 class Config:
-    kind: Literal["adam", "sgd"] = "adam"
+    kind: Literal["adam", "sgd", "rmsprop"] = "adam"
     lr: float = 1e-3
     steps: int = 1000  # the schedule's length
     warmup: int = 0
@@ -44,7 +45,7 @@ class Config:
     weight_decay: float = 0.0  # decoupled (AdamW-style), matrices only
     clip: float = 0.0  # global-norm clip; 0: none
     b1: float = 0.9  # Adam's first moment decay
-    b2: float = 0.999
+    b2: float = 0.999  # Adam's second moment decay; RMSprop's squared-gradient decay (torch's alpha)
     momentum: float = 0.0  # SGD only
     groups: tuple[Group, ...] = ()
 
@@ -100,6 +101,8 @@ def optimizer(cfg: Config) -> optax.GradientTransformation:
     parts = [optax.clip_by_global_norm(cfg.clip)] if cfg.clip else []
     if cfg.kind == "adam":
         parts.append(optax.scale_by_adam(cfg.b1, cfg.b2))
+    elif cfg.kind == "rmsprop":
+        parts.append(optax.scale_by_rms(decay=cfg.b2, eps=1e-8, eps_in_sqrt=False))
     elif cfg.momentum:
         parts.append(optax.trace(cfg.momentum))
     if cfg.weight_decay:
