@@ -20,10 +20,12 @@ over the delay is the mean norm over the 10 symbol steps (t < 10) against the me
 the 10 steps before the cue (t in [T, T + 10)), in orders of magnitude.
 
 Checks (each seed):
-1. after training, attention keeps gradients alive: RelRNN's gradient norms at the
-   symbols are within one order of magnitude of those before the cue, while the plain
-   RNN's decay by >= 2 orders;
-2. the same at initialisation, for MemRNN and RelRNN;
+1. attention keeps gradients alive: MemRNN's (at initialisation) and RelRNN's (at
+   initialisation and after training) gradient norms at the symbols are within one order
+   of magnitude of those before the cue;
+2. where the plain RNN's vanish: its norms fall by >= 2 orders over the same span, at
+   initialisation and after training (the contrast that makes check 1 the attention's
+   doing);
 3. RelRNN solves the copy: recall accuracy >= 0.9 on 1024 fresh sequences, where the
    plain RNN stays <= 0.25 (chance 0.125);
 4. bounded cost: RelRNN's attention spans at most k + nu = 25 states per step while
@@ -31,7 +33,15 @@ Checks (each seed):
    work per step is proportional to it).
 The paper's transfer to longer delays and its denoise task are not built here.
 
-Measured at the cpu tier: see below once run.
+Measured at the cpu tier (3 seeds, 9 runs, 334 s of compute): the claim holds in part.
+1 holds: orders of magnitude lost, MemRNN -0.15 to -0.14 at initialisation, RelRNN -0.27
+to -0.20 at initialisation and -0.60 to -0.23 after training (the norms grow back towards
+the symbols). 2 fails: the plain RNN loses only 0.77-0.86 orders at initialisation (its
+orthogonal recurrent start keeps gradients alive over 100 steps) and 0.12 / 6.87 / 0.04
+after training: in two seeds it has begun to use its memory (recall accuracy 0.198 and
+0.249, chance 0.125). 3 fails in one seed: RelRNN recalls 0.823 / 0.959 / 0.999, the plain
+RNN 0.198 / 0.157 / 0.249 (seed 2 just under the 0.25 bound). 4 holds: 25 states attended
+per step against MemRNN's 119. A RelRNN step costs about 16 ms here, a plain RNN step 2 ms.
 """
 
 from dataclasses import dataclass
@@ -134,24 +144,26 @@ def expect(results: Results, cfg: Config) -> list[Check]:
     full = bool(seeds) and all(len(final[k]) == len(seeds) for k in rr.KINDS)
     attending = {"init": ("memrnn", "relrnn"), "trained": tuple(k for k in cfg.trained if k != "rnn")}
 
-    def gradient_check(when: str) -> Check:
-        column = f"decay_{when}"
-        ok = full and all(final[k][s][column] <= ALIVE for k in attending[when] for s in seeds) and all(
-            final["rnn"][s][column] >= VANISHED for s in seeds)
-        said = "; ".join(f"{k}: " + per_seed({s: r[column] for s, r in final[k].items()}, "{:.2f}")
-                         for k in ("rnn", *attending[when]))
-        return Check(f"{'at initialisation' if when == 'init' else 'after training'}, attention keeps gradients "
-                     f"alive: from before the cue back to the symbols the gradient norms of "
-                     f"{' and '.join(attending[when])} fall by <= {ALIVE:g} order of magnitude, the plain RNN's by >= "
-                     f"{VANISHED:g}", ok, "orders of magnitude lost, " + said)
+    def decays(kinds, when):
+        return "; ".join(f"{k}: " + per_seed({s: r[f"decay_{when}"] for s, r in final[k].items()}, "{:.2f}")
+                         for k in kinds)
 
+    alive = full and all(final[k][s][f"decay_{w}"] <= ALIVE for w in ("init", "trained") for k in attending[w]
+                         for s in seeds)
+    vanish = full and all(final["rnn"][s][f"decay_{w}"] >= VANISHED for w in ("init", "trained") for s in seeds)
     acc = {k: {s: r["recall_accuracy"] for s, r in final[k].items()} for k in ("rnn", "relrnn")}
     ok2 = full and all(acc["relrnn"][s] >= SOLVED and acc["rnn"][s] <= STUCK for s in seeds)
     span = {k: {s: r["attended_last_step"] for s, r in final[k].items()} for k in ("memrnn", "relrnn")}
     ok3 = full and all(span["relrnn"][s] <= cfg.k + cfg.nu < span["memrnn"][s] for s in seeds)
     return [
-        gradient_check("trained"),
-        gradient_check("init"),
+        Check(f"attention keeps gradients alive: from before the cue back to the symbols the gradient norms of MemRNN "
+              f"(at initialisation) and RelRNN (at initialisation and after training) fall by <= {ALIVE:g} order of "
+              "magnitude", alive, "orders of magnitude lost at initialisation, " + decays(attending["init"], "init")
+              + "; after training, " + decays(attending["trained"], "trained")),
+        Check(f"where the plain RNN's vanish: its gradient norms fall by >= {VANISHED:g} orders of magnitude over the "
+              "same span, at initialisation and after training", vanish,
+              "orders lost, at initialisation: " + decays(("rnn",), "init") + "; after training: "
+              + decays(("rnn",), "trained")),
         Check(f"RelRNN solves the copy (recall accuracy >= {SOLVED}) where the plain RNN does not (<= {STUCK})", ok2,
               "; ".join(f"seed {s}: " + ", ".join(f"{k} {acc[k].get(s, np.nan):.3f}" for k in acc) for s in seeds)),
         Check(f"bounded cost: RelRNN attends to at most k + nu = {cfg.k + cfg.nu} states per step while MemRNN attends "
