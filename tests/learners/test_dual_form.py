@@ -71,3 +71,22 @@ def test_the_recorded_errors_are_the_autodiff_gradient():
 def test_momentum_scale_sums_the_remaining_geometric_series():
     np.testing.assert_allclose(df.momentum_scale(3, 0.5), [1.75, 1.5, 1.0])
     np.testing.assert_allclose(df.momentum_scale(4, 0.0), np.ones(4))
+
+
+def test_recording_sgd_trains_exactly_as_the_optimizer_library_does():
+    """The memory's momentum convention is torch's, as learners/optim's SGD with momentum."""
+    from complab.learners import optim, supervised
+
+    with jax.enable_x64(True):
+        task = dc.DigitClasses(dc.Config())
+        model = mlp.MLP(mlp.Config(hidden=(16,)), 64, 10, key=jax.random.key(0))
+        rec = df.RecordingSGD(lr=0.05, momentum=0.9, capacity=6, batch_size=BATCH, loss=task.loss)
+        ref = supervised.Supervised(optim.Config(kind="sgd", lr=0.05, momentum=0.9, steps=6),
+                                    lambda m, b, k: task.loss(jax.vmap(m)(b.x.astype(jnp.float64)), b))
+        a, b = rec.init(None, model), ref.init(None, model)
+        for t in range(6):
+            batch = task.sample(jax.random.key(t), "train", BATCH)
+            a, _ = rec.step(None, a, batch)
+            b, _ = ref.step(None, b, batch)
+        for w, v in zip(a.model.weights + a.model.biases, b.model.weights + b.model.biases):
+            np.testing.assert_allclose(w, v, atol=1e-12)

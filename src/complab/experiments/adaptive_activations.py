@@ -10,16 +10,20 @@ MNIST cannot be downloaded here), classified at the last step. RNN of 64 units w
 adaptive activation gamma(x; n, s) (models/gamma_rnn.py; Henaff recurrent init, Kaiming
 input init, as the authors' code). Adam at 1e-3, batch 64, 3000 steps. Arms (cells):
 fixed softplus (n = 1, s = 0), fixed sigmoid (n = 1, s = 1), learned homogeneous (one n, s
-for the network, from n = 1, s = 0.5: this lab's choice of a start between the ends) and
-learned heterogeneous (per neuron, from n ~ U(1, 5), s ~ U(0, 1)).
+for the network, started at the softplus, n = 1, s = 0: so that moving away from a
+standard choice is measurable) and learned heterogeneous (per neuron, from n ~ U(1, 5),
+s ~ U(0, 1)).
 
 Checks (each seed; accuracy on the 450 held-out digits, chance 0.1):
 1. learned activations match or beat the best fixed endpoint: the heterogeneous net's
    accuracy >= the better fixed net's - 1 point (the claim is "can improve", not
    "always"), the fixed nets having learned (>= 0.5);
-2. the learned shapes move away from both standard choices: the heterogeneous net's mean
-   saturation ends strictly inside (0.05, 0.95), and the shapes were learned, not left at
-   their start (mean |s - s_0| >= 0.05).
+2. the learned shapes move away from both standard choices: the homogeneous net, started
+   at the softplus, ends with s strictly inside (0.05, 0.95); the heterogeneous net's
+   neurons end no nearer the two ends than they started (the mean of min(s, 1 - s) does
+   not fall) and were learned, not left at their start (mean |s - s_0| >= 0.05). (A mean
+   s inside (0.05, 0.95) alone would hold at the U(0, 1) start and for a net split
+   between the two ends.)
 The custom derivatives of gamma are tested against autodiff in tests/models.
 
 Measured at the cpu tier (3 seeds, 12 runs, 156 s of compute): the claim holds in part.
@@ -52,7 +56,7 @@ from complab.training import linear_steps
 ARMS = {  # arm -> (activation, n0, s0)
     "softplus": ("fixed", 1.0, 0.0),
     "sigmoid": ("fixed", 1.0, 1.0),
-    "homogeneous": ("homogeneous", 1.0, 0.5),
+    "homogeneous": ("homogeneous", 1.0, 0.0),
     "heterogeneous": ("heterogeneous", 1.0, 0.0),
 }
 SLACK, FIXED_LEARNED, INSIDE, MOVED = 0.01, 0.5, (0.05, 0.95), 0.05
@@ -95,6 +99,7 @@ def run(cfg: Config, cell: dict, key: jax.Array, ctx) -> list[dict]:
     (n, s), (n_0, s_0) = state.model.shape(), model.shape()
     return [{"accuracy": float(final["accuracy"]), "n_mean": float(n.mean()), "s_mean": float(s.mean()),
              "s_moved": float(jnp.abs(s - s_0).mean()), "n_moved": float(jnp.abs(n - n_0).mean()),
+             "edge": float(jnp.minimum(s, 1 - s).mean()), "edge_start": float(jnp.minimum(s_0, 1 - s_0).mean()),
              "n": np.asarray(n).round(4).tolist(), "s": np.asarray(s).round(4).tolist(),
              "n_start": np.asarray(n_0).round(4).tolist(), "s_start": np.asarray(s_0).round(4).tolist()}]
 
@@ -107,7 +112,9 @@ def expect(results: Results, cfg: Config) -> list[Check]:
     best = {s: max(acc["softplus"].get(s, np.nan), acc["sigmoid"].get(s, np.nan)) for s in seeds}
     het = final["heterogeneous"]
     ok1 = full and all(best[s] >= FIXED_LEARNED and acc["heterogeneous"][s] >= best[s] - SLACK for s in seeds)
-    ok2 = full and all(INSIDE[0] < het[s]["s_mean"] < INSIDE[1] and het[s]["s_moved"] >= MOVED for s in seeds)
+    hom = final["homogeneous"]
+    ok2 = full and all(INSIDE[0] < hom[s]["s_mean"] < INSIDE[1] and het[s]["edge"] >= het[s]["edge_start"]
+                       and het[s]["s_moved"] >= MOVED for s in seeds)
 
     def said(arms):
         return "; ".join(f"seed {s}: " + ", ".join(f"{a} {acc[a].get(s, np.nan):.3f}" for a in arms) for s in seeds)
@@ -116,11 +123,13 @@ def expect(results: Results, cfg: Config) -> list[Check]:
         Check(f"learned per-neuron activations match or beat the best fixed endpoint (test accuracy >= best fixed - "
               f"{SLACK:.0%}; the fixed nets learned, >= {FIXED_LEARNED})", ok1,
               said(("heterogeneous", "homogeneous", "softplus", "sigmoid"))),
-        Check(f"the learned shapes move away from both standard choices: mean saturation inside {INSIDE}, moved by "
-              f">= {MOVED} from the start", ok2,
-              "mean s: " + per_seed({s: r["s_mean"] for s, r in het.items()}, "{:.3f}") + "; mean |s - s_0|: "
-              + per_seed({s: r["s_moved"] for s, r in het.items()}, "{:.3f}") + "; mean n: "
-              + per_seed({s: r["n_mean"] for s, r in het.items()}, "{:.2f}")),
+        Check(f"the learned shapes move away from both standard choices: the network-wide shape, started at the "
+              f"softplus, ends with s inside {INSIDE}; the per-neuron shapes end no nearer the ends (mean "
+              f"min(s, 1 - s) not below its start) having moved (mean |s - s_0| >= {MOVED})", ok2,
+              "homogeneous s: " + per_seed({s: r["s_mean"] for s, r in hom.items()}, "{:.3f}") + "; per neuron, "
+              "mean min(s, 1 - s) start -> end: " + ", ".join(f"seed {s}: {r['edge_start']:.3f} -> {r['edge']:.3f}"
+                                                              for s, r in het.items())
+              + "; mean |s - s_0|: " + per_seed({s: r["s_moved"] for s, r in het.items()}, "{:.3f}")),
     ]
 
 

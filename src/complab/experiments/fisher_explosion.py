@@ -19,19 +19,21 @@ model per image, per-example gradients). The early phase is the first 10% of tra
 (the value at initialisation excluded: it is the same for every arm).
 
 Checks (each seed):
-1. Fisher explosion: the small rate's largest early Tr F exceeds the large rate's;
+1. Fisher explosion: the small rate's largest early Tr F exceeds the large rate's by >=
+   10% (beyond the noise of an estimate from 256 images and one sampled label each);
 2. the small rate generalises worse: final test accuracy >= 1 point (4-5 of the 450 test
    images) below the large rate's;
-3. the penalty lowers the small rate's early Tr F;
+3. the penalty lowers the small rate's early Tr F (its largest early value >= 1.1 x
+   smaller);
 4. and it closes >= 50% of the accuracy gap of check 2 (which must exist);
 5. with noisy labels the penalty slows memorisation more than learning: it lowers the
    training accuracy on the corrupted examples (scored against their corrupted labels)
-   by more than on the clean ones, once the unpenalised net has learned the clean ones
-   (>= 0.9) and begun to memorise (>= 3% of the corrupted examples fitted to their
-   corrupted labels; an untrained net fits about 10% of them by chance, a trained one
-   that has not memorised about 0%).
-The 50% of check 4 is the spec's proposal; the 1 point of check 2 is this lab's
-resolution of "lower".
+   by >= 2 points more than on the clean ones (about 5 of the 269 corrupted images),
+   once the unpenalised net has learned the clean ones (>= 0.9) and begun to memorise
+   (>= 3% of the corrupted examples fitted to their corrupted labels; an untrained net
+   fits about 10% of them by chance, a trained one that has not memorised about 0%).
+The 50% of check 4 is the spec's proposal; the 1 point of check 2, the 10% of checks 1
+and 3 and the 2 points of check 5 are this lab's resolution of "lower" and "larger".
 
 Measured at the cpu tier (3 seeds, 15 runs, 355 s of compute): the claim holds in part.
 1 holds: the small rate's early max Tr F 160.5 / 134.6 / 155.9 vs the large rate's 130.1 /
@@ -68,7 +70,7 @@ ARMS = {  # arm -> (rate, penalised, noisy)
     "small_noisy": ("small", False, True),
     "small_fp_noisy": ("small", True, True),
 }
-GAP, CLOSED, MEMORISING, LEARNED = 0.01, 0.5, 0.03, 0.9
+GAP, CLOSED, MEMORISING, LEARNED, MARGIN, SLOWER = 0.01, 0.5, 0.03, 0.9, 1.1, 0.02
 
 
 @dataclass(frozen=True)
@@ -163,29 +165,30 @@ def expect(results: Results, cfg: Config) -> list[Check]:
     drop = {kind: {s: final["small_noisy"][s][f"train_{kind}_accuracy"] - final["small_fp_noisy"][s][
         f"train_{kind}_accuracy"] for s in seeds} for kind in ("clean", "corrupted")}
     memorised = {s: final["small_noisy"][s]["train_corrupted_accuracy"] for s in seeds}
-    ok1 = all(early["small"][s] > early["large"][s] for s in seeds)
+    ok1 = all(early["small"][s] >= MARGIN * early["large"][s] for s in seeds)
     ok2 = all(gap[s] >= GAP for s in seeds)
-    ok3 = all(early["small_fp"][s] < early["small"][s] for s in seeds)
+    ok3 = all(MARGIN * early["small_fp"][s] <= early["small"][s] for s in seeds)
     ok3b = all(gap[s] >= GAP and closed[s] >= CLOSED for s in seeds)
     clean = {s: final["small_noisy"][s]["train_clean_accuracy"] for s in seeds}
-    ok4 = all(clean[s] >= LEARNED and memorised[s] >= MEMORISING and drop["corrupted"][s] > drop["clean"][s]
+    ok4 = all(clean[s] >= LEARNED and memorised[s] >= MEMORISING and drop["corrupted"][s] >= drop["clean"][s] + SLOWER
               for s in seeds)
     return [
-        Check("Fisher explosion: the small learning rate's largest early Tr F exceeds the large rate's", ok1,
+        Check(f"Fisher explosion: the small learning rate's largest early Tr F exceeds the large rate's by >= "
+              f"{MARGIN - 1:.0%}", ok1,
               "early max Tr F, small vs large: " + ", ".join(f"seed {s}: {early['small'][s]:.1f} vs "
                                                              f"{early['large'][s]:.1f}" for s in seeds)),
         Check(f"the small rate generalises worse: final test accuracy >= {GAP:.0%} below the large rate's", ok2,
               "test accuracy, small vs large: " + ", ".join(f"seed {s}: {acc['small'][s]:.3f} vs "
                                                             f"{acc['large'][s]:.3f}" for s in seeds)),
-        Check("the Fisher penalty lowers the small rate's early Tr F", ok3,
+        Check(f"the Fisher penalty lowers the small rate's early Tr F (by a factor >= {MARGIN})", ok3,
               "early max Tr F, with vs without the penalty: " + ", ".join(
                   f"seed {s}: {early['small_fp'][s]:.1f} vs {early['small'][s]:.1f}" for s in seeds)),
         Check(f"the Fisher penalty closes >= {CLOSED:.0%} of the small rate's accuracy gap (itself >= {GAP:.0%})",
               ok3b, "test accuracy with the penalty: " + per_seed(acc["small_fp"], "{:.3f}") + "; gap (large - small): "
               + per_seed(gap, "{:+.3f}") + "; closed: " + per_seed(closed, "{:.0%}")),
         Check(f"with {cfg.label_noise:.0%} noisy labels the penalty lowers the training accuracy on corrupted examples "
-              f"more than on clean ones (once, without it, the clean ones are learned, >= {LEARNED}, and >= "
-              f"{MEMORISING:.0%} of the corrupted memorised)", ok4,
+              f"by >= {SLOWER:.0%} more than on clean ones (once, without it, the clean ones are learned, >= "
+              f"{LEARNED}, and >= {MEMORISING:.0%} of the corrupted memorised)", ok4,
               "without the penalty, clean fitted: " + per_seed(clean, "{:.3f}") + "; corrupted fitted: "
               + per_seed(memorised, "{:.3f}") + "; the penalty's drop, "
               "corrupted: " + per_seed(drop["corrupted"], "{:+.3f}") + "; clean: "

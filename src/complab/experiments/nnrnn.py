@@ -21,16 +21,28 @@ Checks (each seed; final loss on 1024 fresh sequences):
 3. the nnRNN is at least as good as the orthogonal RNN: loss <= 1.1 x its loss;
 4. the nnRNN uses its non-normal part: the departure from normality ||T||_F / ||Theta +
    T||_F >= 0.05 (T starts at 0 and is decayed towards it).
-The thresholds are the spec's proposals. The paper's other claim, that the nnRNN beats
-orthogonal RNNs where computation over ongoing input matters (psMNIST, character-level
-Penn Treebank), is not built here.
+5. where computation over ongoing input is needed, the nnRNN beats the orthogonal RNN:
+   on permuted sequential digits (the UCI 8 x 8 digits read one pixel at a time in a fixed
+   random order, 64 steps: the paper's psMNIST, tasks/digit_classes.py) its test accuracy
+   is higher in every seed (a paired win: 1 in 8 by chance for equal models), both having
+   learned (>= 0.5). Settings there: the paper's supplementary psMNIST penalties (delta
+   0.15, 1e-4 ||T||^2; the authors' README lists newer ones, delta 0.1) and lr_orth / lr =
+   0.1, RMSprop at lr 1e-3, batch 100, 2000 steps, the same 64 units and initialisation as
+   on the copy task (theirs: 512 units, lr 1.5e-4, Cayley init). The paper tier keeps the
+   copy's 128 units for both tasks and the supplement's rates.
+The thresholds of 1-4 are the spec's proposals. Character-level Penn Treebank, the
+paper's other ongoing-input task, is not built here.
 
-Measured at the cpu tier (3 seeds, 9 runs, 65 s of compute): the claim holds. Loss /
+Measured at the cpu tier (3 seeds, 18 runs, 189 s of compute): the claim holds on the copy
+task (checks 1-4) and in part on ongoing input (check 5). Copy, loss /
 baseline: nnRNN 0.013 / 0.020 / 0.022, orthogonal 0.060 / 0.049 / 0.081, plain RNN 2.31 /
 1.01 / 1.07; the nnRNN's loss is 2.5-4.5x below the orthogonal RNN's in every seed; its
 departure from normality ended at 0.29-0.33. The plain RNN's modReLU states grow over the
 120 steps from a Glorot V (seed 0 starts at a loss near 1e6 and ends at 2.3x the
-baseline); it never learns the delay.
+baseline); it never learns the delay. Permuted sequential digits: test accuracy nnRNN
+0.947 / 0.962 / 0.947 (mean 0.952), orthogonal 0.949 / 0.942 / 0.927 (0.939), plain RNN
+0.744 / 0.873 / 0.873: the nnRNN wins in seeds 1 and 2 and loses seed 0 by one test image,
+so the paired check fails.
 """
 
 from dataclasses import dataclass
@@ -45,11 +57,25 @@ from complab.config import require
 from complab.experiments.base import Check, Experiment, Results, per_seed
 from complab.learners import optim, supervised
 from complab.models import nnrnn
+from complab.tasks import digit_classes as dc
 from complab.tasks import symbol_copy as sc
 from complab.training import linear_steps
 
-LEARNED, STUCK, AS_GOOD, DEPARTURE = 0.3, 0.7, 1.1, 0.05
+LEARNED, STUCK, AS_GOOD, DEPARTURE, SEQ_LEARNED = 0.3, 0.7, 1.1, 0.05, 0.5
 CURVE_POINTS = 11
+
+
+@dataclass(frozen=True)
+class Sequential:
+    """The second task: permuted sequential digits (the paper's psMNIST), computation over ongoing input."""
+
+    task: dc.Config = dc.Config(form="pixels", permute=True)
+    lr: float = 1e-3
+    lr_orth: float = 1e-4
+    delta: float = 0.15
+    t_decay: float = 1e-4
+    steps: int = 2000
+    batch_size: int = 100
 
 
 @dataclass(frozen=True)
@@ -63,6 +89,7 @@ class Config:
     steps: int = 2000
     batch_size: int = 16
     eval_batch: int = 1024
+    digits: Sequential | None = Sequential()
 
     def __post_init__(self):
         require(self.task.loss_on == "all", "the nnRNN's copy task averages the loss over every step (loss_on all)")
@@ -73,16 +100,17 @@ class Config:
 
 
 def cells(cfg: Config) -> list[dict]:
-    return [{"model": k} for k in nnrnn.KINDS]
+    tasks = ("copy", "digits") if cfg.digits is not None else ("copy",)
+    return [{"task": t, "model": k} for t in tasks for k in nnrnn.KINDS]
 
 
-def _loss(task: sc.SymbolCopy, cfg: Config):
-    base = supervised.per_example(task.loss)
+def _loss(task_loss, delta: float, t_decay: float):
+    base = supervised.per_example(task_loss)
 
     def loss(model, batch, key):
         total = base(model, batch, key)
         if model.alpha is not None:
-            total = total + cfg.delta * jnp.sum((model.alpha - 1) ** 2) + cfg.t_decay * jnp.sum(model.non_normal() ** 2)
+            total = total + delta * jnp.sum((model.alpha - 1) ** 2) + t_decay * jnp.sum(model.non_normal() ** 2)
         return total
 
     return loss
@@ -90,7 +118,7 @@ def _loss(task: sc.SymbolCopy, cfg: Config):
 
 def _evaluate(key, state, task, n):
     del key
-    b = task.sample(jax.random.key(0), "test", n)
+    b = task.sample(jax.random.key(0), "test", n) if n else task.full("test")
     return task.metrics(jax.vmap(state.model)(b.x), b)
 
 
@@ -104,27 +132,30 @@ def departure(model: nnrnn.NonNormalRNN) -> float:
 
 
 def run(cfg: Config, cell: dict, key: jax.Array, ctx) -> list[dict]:
-    kind = cell["model"]
+    kind, copy = cell["model"], cell.get("task", "copy") == "copy"
     k_init, k_train = rng.streams(key, "init", "train")
-    task = sc.SymbolCopy(cfg.task)
+    arm = cfg if copy else cfg.digits
+    task = sc.SymbolCopy(cfg.task) if copy else dc.DigitClasses(cfg.digits.task)
     model = nnrnn.NonNormalRNN(nnrnn.Config(kind=kind, hidden=cfg.hidden), *task.dims, key=k_init)
-    groups = (optim.Group(r"\.s$", cfg.lr_orth / cfg.lr),) if kind != "rnn" else ()
-    learner = supervised.Supervised(optim.Config(kind="rmsprop", lr=cfg.lr, b2=0.99, steps=cfg.steps, groups=groups),
-                                    _loss(task, cfg))
-    evaluate = jax.tree_util.Partial(_evaluate, task=task, n=256)
-    state = ctx.fit("train", learner, learner.init(k_init, model), task, key=k_train, steps=cfg.steps,
-                    batch_size=cfg.batch_size, evaluate=evaluate, eval_at=linear_steps(cfg.steps, CURVE_POINTS))
-    final = eqx.filter_jit(_evaluate)(None, state, task, cfg.eval_batch)
+    groups = (optim.Group(r"\.s$", arm.lr_orth / arm.lr),) if kind != "rnn" else ()
+    learner = supervised.Supervised(optim.Config(kind="rmsprop", lr=arm.lr, b2=0.99, steps=arm.steps, groups=groups),
+                                    _loss(task.loss, arm.delta, arm.t_decay))
+    evaluate = jax.tree_util.Partial(_evaluate, task=task, n=256 if copy else 0)
+    state = ctx.fit("train", learner, learner.init(k_init, model), task, key=k_train, steps=arm.steps,
+                    batch_size=arm.batch_size, evaluate=evaluate, eval_at=linear_steps(arm.steps, CURVE_POINTS))
+    final = eqx.filter_jit(_evaluate)(None, state, task, cfg.eval_batch if copy else 0)
     m = state.model
-    return [{"loss": float(final["loss"]), "recall_accuracy": float(final["recall_accuracy"]),
-             "baseline": cfg.task.baseline, "departure": departure(m),
-             "alpha_mean": float(m.alpha.mean()) if m.alpha is not None else 1.0}]
+    row = {"loss": float(final["loss"]), "departure": departure(m),
+           "alpha_mean": float(m.alpha.mean()) if m.alpha is not None else 1.0}
+    if copy:
+        return [{**row, "recall_accuracy": float(final["recall_accuracy"]), "baseline": cfg.task.baseline}]
+    return [{**row, "accuracy": float(final["accuracy"])}]
 
 
 def expect(results: Results, cfg: Config) -> list[Check]:
     seeds = results.seeds
-    loss = {k: {s: rows[0]["loss"] for s, rows in results.by_seed(model=k).items()} for k in nnrnn.KINDS}
-    dep = {s: rows[0]["departure"] for s, rows in results.by_seed(model="nnrnn").items()}
+    loss = {k: {s: rows[0]["loss"] for s, rows in results.by_seed(model=k, task="copy").items()} for k in nnrnn.KINDS}
+    dep = {s: rows[0]["departure"] for s, rows in results.by_seed(model="nnrnn", task="copy").items()}
     full = bool(seeds) and all(len(loss[k]) == len(seeds) for k in nnrnn.KINDS)
     base = cfg.task.baseline
 
@@ -135,7 +166,7 @@ def expect(results: Results, cfg: Config) -> list[Check]:
     ok2 = full and all(loss["rnn"][s] >= STUCK * base for s in seeds)
     ok3 = full and all(loss["nnrnn"][s] <= AS_GOOD * loss["orthogonal"][s] for s in seeds)
     ok4 = full and all(dep[s] >= DEPARTURE for s in seeds)
-    return [
+    checks = [
         Check(f"the nnRNN and the orthogonal RNN learn the copy: loss < {LEARNED} x the memoryless baseline "
               f"({base:.4f})", ok1, "loss / baseline, nnRNN: " + per_seed(rel("nnrnn"), "{:.3f}") + "; orthogonal: "
               + per_seed(rel("orthogonal"), "{:.3f}")),
@@ -147,23 +178,41 @@ def expect(results: Results, cfg: Config) -> list[Check]:
         Check(f"the nnRNN uses its non-normal part: ||T||_F / ||Theta + T||_F >= {DEPARTURE}", ok4,
               "departure from normality: " + per_seed(dep, "{:.3f}")),
     ]
+    if cfg.digits is not None:
+        acc = {k: {s: rows[0]["accuracy"] for s, rows in results.by_seed(model=k, task="digits").items()}
+               for k in nnrnn.KINDS}
+        both = bool(seeds) and all(len(acc[k]) == len(seeds) for k in ("nnrnn", "orthogonal"))
+        mean = {k: float(np.mean(list(v.values()))) if v else np.nan for k, v in acc.items()}
+        ok5 = both and all(acc[k][s] >= SEQ_LEARNED for k in ("nnrnn", "orthogonal") for s in seeds) and all(
+            acc["nnrnn"][s] > acc["orthogonal"][s] for s in seeds)
+        checks.append(Check(
+            f"where computation over ongoing input is needed (permuted sequential digits) the nnRNN is better than "
+            f"the orthogonal RNN: higher test accuracy in every seed, both having learned (>= {SEQ_LEARNED})", ok5,
+            "; ".join(f"{k}: " + per_seed(acc[k], "{:.3f}") + f" (mean {mean[k]:.3f})" for k in nnrnn.KINDS)))
+    return checks
 
 
 def plot(results: Results, cfg: Config):
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 4.2))
     for j, k in enumerate(nnrnn.KINDS):
         for s in results.seeds:
+            label = k if s == results.seeds[0] else None
             try:
-                steps, loss = results.curve("loss", seed=s, model=k)
+                steps, loss = results.curve("loss", seed=s, model=k, task="copy")
+                ax0.plot(steps, loss, color=f"C{j}", alpha=0.8, label=label)
+                steps, acc = results.curve("accuracy", seed=s, model=k, task="digits")
+                ax1.plot(steps, acc, color=f"C{j}", alpha=0.8, label=label)
             except ValueError:
                 continue
-            ax.plot(steps, loss, color=f"C{j}", alpha=0.8, label=k if s == results.seeds[0] else None)
-    ax.axhline(cfg.task.baseline, color="k", ls=":", lw=1, label="memoryless baseline")
-    ax.set(yscale="log", xlabel="step", ylabel="test cross-entropy (every step)",
-           title=f"copy after a delay of {cfg.task.delay}, {cfg.hidden} units")
-    ax.legend(fontsize=8)
+    ax0.axhline(cfg.task.baseline, color="k", ls=":", lw=1, label="memoryless baseline")
+    ax0.set(yscale="log", xlabel="step", ylabel="test cross-entropy (every step)",
+            title=f"copy after a delay of {cfg.task.delay}, {cfg.hidden} units")
+    ax0.legend(fontsize=8)
+    ax1.axhline(0.1, color="k", ls=":", lw=1, label="chance")
+    ax1.set(xlabel="step", ylabel="test accuracy", ylim=(0, 1), title="permuted sequential digits")
+    ax1.legend(fontsize=8)
     fig.suptitle("Non-normal RNN vs orthogonal RNN vs plain RNN")
     fig.tight_layout()
     return fig
@@ -176,12 +225,14 @@ EXPERIMENT = Experiment(
     "(nnRNN): learning long time dependencies while improving expressivity with transient dynamics",
     claim="On the copy task with a long delay, the nnRNN (V = P (Theta + T) P^T with a learned non-normal T) and the "
     "orthogonal RNN drive the loss far below the memoryless baseline where a plain RNN cannot, and the nnRNN is at "
-    "least as good as the orthogonal RNN while learning a non-zero T.",
+    "least as good as the orthogonal RNN while learning a non-zero T; on permuted sequential digits, which need "
+    "computation over ongoing input, it beats the orthogonal RNN.",
     tiers={
         "smoke": Config(task=sc.Config(symbols=3, alphabet=4, delay=10), hidden=8, steps=10, batch_size=4,
-                        eval_batch=16),
+                        eval_batch=16, digits=Sequential(task=dc.Config(form="rows"), steps=10, batch_size=8)),
         "cpu": Config(task=sc.Config(symbols=10, alphabet=8, delay=100)),
-        "paper": Config(task=sc.Config(symbols=10, alphabet=8, delay=200), hidden=128, steps=1500, batch_size=10),
+        "paper": Config(task=sc.Config(symbols=10, alphabet=8, delay=200), hidden=128, steps=1500, batch_size=10,
+                        digits=Sequential(lr=1.5e-4, lr_orth=1.5e-5, steps=50_000)),
     },
     run=run,
     expect=expect,

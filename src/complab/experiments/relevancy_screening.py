@@ -19,7 +19,8 @@ here); the paper tier trains it too.
 Gradient propagation (the paper's measurement): ||dL/dh_t|| for every t, the loss on the
 recall steps only, on 64 fresh sequences, at initialisation and after training. Its decay
 over the delay is the mean norm over the 10 symbol steps (t < 10) against the mean over
-the 10 steps before the cue (t in [T, T + 10)), in orders of magnitude.
+the 10 steps that end at the cue (t in [T, T + 10), the cue at T + 9), in orders of
+magnitude.
 
 Checks (each seed):
 1. attention keeps gradients alive: MemRNN's (at initialisation) and RelRNN's (at
@@ -28,12 +29,18 @@ Checks (each seed):
 2. where the plain RNN's vanish: its norms fall by >= 2 orders over the same span, at
    initialisation and after training (the contrast that makes check 1 the attention's
    doing);
-3. RelRNN solves the copy: recall accuracy >= 0.9 on 1024 fresh sequences, where the
-   plain RNN stays <= 0.25 (chance 0.125);
-4. bounded cost: RelRNN's attention spans at most k + nu = 25 states per step while
-   MemRNN's grows to T + 19 (the count of memory slots attended at the last step; the
-   work per step is proportional to it).
+3. RelRNN solves the copy with its bounded memory: recall accuracy >= 0.9 on 1024 fresh
+   sequences, where the plain RNN stays <= 0.25 (chance 0.125).
+The bounded cost is by construction, so it is reported, not checked: RelRNN attends to
+k + nu = 25 states at every step past the 25th, MemRNN to all t - 1 (119 at the last
+step; the rows' `attended_last_step` and `slots`), and a step's attention work is
+proportional to that count.
 The paper's transfer to longer delays and its denoise task are not built here.
+
+Departures from the authors' RelMemRNN, this lab's choices: the first step's s_1 is
+(h_0 + 0) / 2 = 0 (theirs: the pre-activation U x_1 + V h_0, the query at step 2); the
+attention projections U_a, V_a are Glorot-normal without biases and v ~ N(0, 1 / hidden)
+(theirs: torch Linear layers with biases at their default init, v Glorot-normal).
 
 Measured at the cpu tier (3 seeds, 9 runs, 334 s of compute): the claim holds in part.
 1 holds: orders of magnitude lost, MemRNN -0.15 to -0.14 at initialisation, RelRNN -0.27
@@ -42,8 +49,9 @@ the symbols). 2 fails: the plain RNN loses only 0.77-0.86 orders at initialisati
 orthogonal recurrent start keeps gradients alive over 100 steps) and 0.12 / 6.87 / 0.04
 after training: in two seeds it has begun to use its memory (recall accuracy 0.198 and
 0.249, chance 0.125). 3 fails in one seed: RelRNN recalls 0.823 / 0.959 / 0.999, the plain
-RNN 0.198 / 0.157 / 0.249 (seed 2 just under the 0.25 bound). 4 holds: 25 states attended
-per step against MemRNN's 119. A RelRNN step costs about 16 ms here, a plain RNN step 2 ms.
+RNN 0.198 / 0.157 / 0.249 (seed 2 just under the 0.25 bound). Cost: 25 states attended per
+step against MemRNN's 119 at the last step; a RelRNN training step takes about 16 ms here,
+a plain RNN step 2 ms, a MemRNN step about 45 ms.
 """
 
 from dataclasses import dataclass
@@ -155,8 +163,6 @@ def expect(results: Results, cfg: Config) -> list[Check]:
     vanish = full and all(final["rnn"][s][f"decay_{w}"] >= VANISHED for w in ("init", "trained") for s in seeds)
     acc = {k: {s: r["recall_accuracy"] for s, r in final[k].items()} for k in ("rnn", "relrnn")}
     ok2 = full and all(acc["relrnn"][s] >= SOLVED and acc["rnn"][s] <= STUCK for s in seeds)
-    span = {k: {s: r["attended_last_step"] for s, r in final[k].items()} for k in ("memrnn", "relrnn")}
-    ok3 = full and all(span["relrnn"][s] <= cfg.k + cfg.nu < span["memrnn"][s] for s in seeds)
     return [
         Check(f"attention keeps gradients alive: from before the cue back to the symbols the gradient norms of MemRNN "
               f"(at initialisation) and RelRNN (at initialisation and after training) fall by <= {ALIVE:g} order of "
@@ -168,9 +174,6 @@ def expect(results: Results, cfg: Config) -> list[Check]:
               + decays(("rnn",), "trained")),
         Check(f"RelRNN solves the copy (recall accuracy >= {SOLVED}) where the plain RNN does not (<= {STUCK})", ok2,
               "; ".join(f"seed {s}: " + ", ".join(f"{k} {acc[k].get(s, np.nan):.3f}" for k in acc) for s in seeds)),
-        Check(f"bounded cost: RelRNN attends to at most k + nu = {cfg.k + cfg.nu} states per step while MemRNN attends "
-              f"to every past state", ok3, "states attended at the last step, RelRNN: "
-              + per_seed(span["relrnn"], "{:d}") + "; MemRNN: " + per_seed(span["memrnn"], "{:d}")),
     ]
 
 

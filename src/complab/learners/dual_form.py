@@ -14,7 +14,9 @@ input and its error signal (the gradient of the batch's mean loss with respect t
 example's layer output, so the 1/B is in it). With momentum the error stored at step s
 of T reaches the weights scaled by sum_{k=0}^{T-1-s} beta^k (`momentum_scale`).
 `dual_output` answers from the memory; `scores` are the attention weights |x_t . q|
-that the authors' code ranks training patterns by.
+that the authors' code ranks training patterns by. The memory holds `capacity` steps
+(float64: steps x batch x (the layers' inputs + outputs) x 8 bytes): a fit must not run
+longer, or the later steps go unrecorded.
 """
 
 from typing import Callable

@@ -58,6 +58,7 @@ class Config:
         require(self.clip >= 0, f"clip must be >= 0 (0: no clipping), got {self.clip}")
         require(0 <= self.b1 < 1 and 0 <= self.b2 < 1, f"b1 and b2 must be in [0, 1), got {self.b1}, {self.b2}")
         require(0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}")
+        require(self.momentum == 0 or self.kind == "sgd", f"momentum applies to sgd only, not {self.kind}")
 
 
 def schedule(cfg: Config) -> optax.Schedule:
