@@ -3,8 +3,10 @@
 tells object separation across slots apart from property disentanglement inside a slot,
 where a flat metric conflates them; it needs a probe that handles slot permutation.
 
-No public code. The setting is the spec's synthetic one (section 3, its definitions marked
-unverified there; this lab's reading): scenes of 4 objects with 5 properties each, slot
+No public code, and the paper's full text could not be read here (only its abstract):
+the metric's form below is the spec's DCI-style reading (section 3, marked unverified
+there), not checked against the paper's own definitions. The setting is the spec's
+synthetic one: scenes of 4 objects with 5 properties each, slot
 representations with a random slot order per scene and two controlled kinds of
 entanglement, object mixing alpha and within-slot rotation theta (tasks/slot_scenes.py,
 2000 scenes, noise 0.01). The metric (probes/disentanglement.py) is DCI's disentanglement
