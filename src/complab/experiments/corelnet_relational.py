@@ -8,8 +8,8 @@ Setup (the authors' relationaltasks code, specs section 2, scaled to this machin
 four ESBN tasks (same/different, relational match-to-sample, distribution of three,
 identity rules: tasks/relational.py) over 100 objects, the first ten images of each digit
 in the UCI 8 x 8 digits that ship with this package (the papers: 100 Unicode glyphs), m of
-them held out of training and used alone at test (m = 0 and 95 at the cpu tier; 0, 50, 85
-and 95 at the paper tier). Models
+them held out of training and used alone at test (m in 0, 50, 95; the paper tier adds
+85). Models
 (models/corelnet.py): CoRelNet and an LSTM of 128 units on the same encoder (an MLP, the
 papers' is convolutional) and temporal context normalisation. As the authors' code: Adam
 at 5e-4, batch 32, problems sampled online; 2000 steps here (theirs 5000: the paper tier).
@@ -22,7 +22,14 @@ Checks (the spec's proposals; each seed for 1, seed means for 2-3):
 3. CoRelNet's accuracy stays as m grows: at m = 95 within 0.05 of its m = 0 accuracy on
    every task, the LSTM's falls by >= 0.15 on at least 3 of 4.
 
-Measured at the cpu tier: see below once run.
+Measured at the cpu tier (3 seeds, 72 runs, 382 s of compute): the claim holds. CoRelNet
+at m = 95: same/different, match-to-sample and distribution of three 1.000 in every seed,
+identity rules 0.998-1.000 (the same at m = 0 and 50). LSTM, seed means at m = 0 / 50 /
+95: same/different 1.000 / 0.999 / 0.752, distribution of three 0.878 / 0.886 / 0.501,
+identity rules 0.886 / 0.823 / 0.603, match-to-sample 0.511 / 0.481 / 0.561 (never learned
+at this budget, even on the training objects: it counts as below CoRelNet, not as
+falling). With five training objects (m = 95) CoRelNet is perfect on 95 objects it never
+saw.
 """
 
 from dataclasses import dataclass
@@ -47,7 +54,7 @@ CURVE_POINTS = 6
 @dataclass(frozen=True)
 class Config:
     problems: tuple[str, ...] = tuple(rel.PROBLEMS)
-    held_out: tuple[int, ...] = (0, 95)
+    held_out: tuple[int, ...] = (0, 50, 95)
     train: optim.Config = optim.Config(lr=5e-4, steps=2000)
     batch_size: int = 32
     eval_batch: int = 1024
