@@ -33,8 +33,9 @@ def _check(problem, idx, answer):
     row1, row2, choices = i[:3], i[3:5], i[5:]
     same = [row1[0] == row1[1], row1[1] == row1[2], row1[0] == row1[2]]
     third = choices[answer]
+    problem_objects = set(row1) | set(row2) | {third}
     return same == [row2[0] == row2[1], row2[1] == third, row2[0] == third] and len(set(choices)) == 4 and (
-        not set(row1) & {row2[0], row2[1], third})
+        not set(row1) & {row2[0], row2[1], third}) and problem_objects <= set(choices)
 
 
 @pytest.mark.parametrize("problem", list(rel.PROBLEMS))

@@ -1,15 +1,22 @@
 """CoRelNet (Kerg, Mittal, Rolnick, Bengio, Richards, Lajoie 2022; the authors'
 relationaltasks code, models/CoRelNet.py) and an LSTM on the same encoded objects.
 
-Both encode each object image with the same encoder (here an MLP 64 -> 128 -> `dim`, ReLU;
-the authors use ESBN's convolutional encoder on 32 x 32 glyphs) and apply temporal context
-normalisation over the sequence: z_hat = gamma * (z - mean_t z) / std_t z + beta.
+Both encode each object image with the same encoder (here an MLP 64 -> 128 -> `dim`, ReLU
+after both layers, so z >= 0 as the authors' encoder gives; theirs is ESBN's convolutional
+encoder on 32 x 32 glyphs) and apply temporal context normalisation over the whole
+sequence: z_hat = gamma * (z - mean_t z) / std_t z + beta, std with torch's unbiased
+variance. For match-to-sample the whole six-item sequence is normalised at once, the
+relationaltasks default (ESBN's scripts normalise each pair separately, which makes the
+task easier for every model).
 
-- "corelnet": the relation matrix R = softmax_row(Z_hat Z_hat^T), as the authors' default:
-  entries above the diagonal masked before the softmax, then the strictly lower part
-  mirrored above it; the answer is MLP(flatten(R)), T^2 -> 256 -> ReLU -> classes. Only
-  similarities reach the decision (the relational bottleneck).
-- "lstm": an LSTM of 128 units over Z_hat (the zoo's mixer), read out at the last step.
+- "corelnet": the relation matrix R = softmax_row(Z_hat Z_hat^T), entries above the
+  diagonal masked before the softmax, then the strictly lower part mirrored above it;
+  the answer is MLP(flatten(R)), T^2 -> 256 -> ReLU -> classes. (The authors' main.py
+  feeds the head the T(T+1)/2 lower-triangle entries instead; the mirrored matrix holds
+  the same numbers twice.) Only similarities reach the decision (the relational
+  bottleneck).
+- "lstm": an LSTM of 128 units over Z_hat (the zoo's mixer), read out at the last step
+  (the authors' LSTM baseline has 512).
 
 Outputs are given at every position, the answer's at the last (the task's mask).
 """
@@ -60,7 +67,8 @@ class RelationalNet(AbstractModel):
     def __init__(self, cfg: Config, d_in: int, d_out: int, *, key: jax.Array):
         ke, kh, kr, ko = jax.random.split(key, 4)
         self.kind = cfg.kind
-        self.encoder = eqx.nn.MLP(d_in, cfg.dim, 128, 1, activation=jax.nn.relu, key=ke)
+        self.encoder = eqx.nn.MLP(d_in, cfg.dim, 128, 1, activation=jax.nn.relu, final_activation=jax.nn.relu,
+                                  key=ke)
         self.gamma, self.beta = jnp.ones(cfg.dim), jnp.zeros(cfg.dim)
         if cfg.kind == "corelnet":
             self.head = eqx.nn.MLP(cfg.length ** 2, d_out, 256, 1, activation=jax.nn.relu, key=kh)
@@ -72,7 +80,7 @@ class RelationalNet(AbstractModel):
 
     def normalised(self, x: Float[Array, "time d_in"]) -> Array:
         z = jax.vmap(self.encoder)(x)
-        mean, std = z.mean(0, keepdims=True), jnp.sqrt(z.var(0, keepdims=True) + 1e-8)
+        mean, std = z.mean(0, keepdims=True), jnp.sqrt(z.var(0, keepdims=True, ddof=1) + 1e-8)
         return self.gamma[None] * (z - mean) / std + self.beta[None]
 
     def __call__(self, x: Float[Array, "time d_in"], *, key=None, valid=None, train=False) -> Array:

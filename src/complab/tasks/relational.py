@@ -15,9 +15,10 @@ Problems (a sequence of object images; the answer is read at the last position):
 - "dist3" (distribution of three): a row A B C, then the first two items of a
   permutation of it, then four choices (A, B, C and a distractor, shuffled); answer the
   choice that completes the second row.
-- "identity": a row following a rule AAA, ABA or ABB, then the first two items of a row
-  with new objects following the same rule, then four choices (the answer and three
-  other objects, shuffled); answer the completing choice.
+- "identity": a row following a rule AAA, ABA or ABB (objects A, B), then the first two
+  items of a row with new objects (C, D) following the same rule, then four choices: A,
+  B, C and D shuffled, as the authors' code draws them (so appearing in row 2 does not
+  give the answer away); answer the completing choice.
 """
 
 from dataclasses import dataclass
@@ -84,9 +85,8 @@ def _problem(key: Array, pool: Array, problem: str) -> tuple[Array, Array]:
     rule = jax.random.randint(k2, (), 0, 3)  # AAA, ABA, ABB
     pattern = jnp.array([[0, 0, 0], [0, 1, 0], [0, 1, 1]])[rule]
     row1, row2 = o[:2][pattern], o[2:4][pattern]
-    shuffled = pool[jax.random.permutation(k3, pool.shape[0])]
-    others = shuffled[jnp.argsort(shuffled == row2[2], stable=True)][:3]  # three objects other than the answer
-    choices = jnp.concatenate([row2[2:], others])[jax.random.permutation(k4, 4)]
+    choices = o[jax.random.permutation(k3, 4)]  # the problem's own four objects, as the authors' code
+    del k4
     return jnp.concatenate([row1, row2[:2], choices]), jnp.argmax(choices == row2[2]).astype(jnp.int32)
 
 
