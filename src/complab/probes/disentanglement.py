@@ -68,11 +68,11 @@ def match_slots(slots: np.ndarray, props: np.ndarray, iterations: int = 20) -> n
     n, k, _ = slots.shape
     w = _shared_fit(np.repeat(slots, k, axis=1), np.tile(props, (1, k, 1)))
     assign = np.tile(np.arange(k), (n, 1))
-    for _ in range(iterations):
+    for it in range(iterations):
         pred = np.concatenate([slots, np.ones((n, k, 1))], -1) @ w  # [N, slots, P]
         cost = ((props[:, :, None] - pred[:, None]) ** 2).sum(-1)  # [N, objects, slots]
         new = np.stack([linear_assignment(c) for c in cost])
-        if np.array_equal(new, assign) and _ > 0:
+        if np.array_equal(new, assign) and it > 0:
             break
         assign = new
         w = _shared_fit(np.take_along_axis(slots, assign[..., None], axis=1), props)

@@ -67,3 +67,9 @@ class AbstractTask(eqx.Module):
 def masked_mean(values: Float[Array, "batch time"], mask: Float[Array, "batch time"]) -> Float[Array, ""]:
     """Mean of `values` over the positions where `mask` is 1."""
     return (values * mask).sum() / mask.sum()
+
+
+def one_hot_cross_entropy(pred: Float[Array, "batch time classes"], batch: Batch) -> Float[Array, ""]:
+    """Cross-entropy of logits against the one-hot targets `batch.y`, averaged over the
+    masked positions (the classification tasks' loss)."""
+    return masked_mean(-(jax.nn.log_softmax(pred) * batch.y).sum(-1), batch.mask)

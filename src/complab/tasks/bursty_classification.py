@@ -40,7 +40,7 @@ from jaxtyping import Array
 
 from complab import rng
 from complab.config import require
-from complab.tasks.base import AbstractTask, Batch, masked_mean
+from complab.tasks.base import AbstractTask, Batch, one_hot_cross_entropy
 
 EVALUATORS = ("icl", "flip", "ciwl", "iwl")
 
@@ -155,7 +155,7 @@ class BurstyClassification(AbstractTask):
                                                      "in_context": in_context})
 
     def loss(self, pred: Array, batch: Batch) -> Array:
-        return masked_mean(-(jax.nn.log_softmax(pred) * batch.y).sum(-1), batch.mask)
+        return one_hot_cross_entropy(pred, batch)
 
     def metrics(self, pred: Array, batch: Batch) -> dict[str, Array]:
         """Accuracy at the query over all labels and among the labels present in the context."""

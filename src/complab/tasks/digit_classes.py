@@ -27,7 +27,7 @@ from jaxtyping import Array
 
 from complab.config import require
 from complab.tasks import digits
-from complab.tasks.base import AbstractTask, Batch, masked_mean
+from complab.tasks.base import AbstractTask, Batch, one_hot_cross_entropy
 
 CLASSES = 10
 FORMS = {"flat": (1, 64), "rows": (8, 8), "pixels": (64, 1)}
@@ -111,7 +111,7 @@ class DigitClasses(AbstractTask):
         return self._batch(split, jnp.arange(self.labels[split].shape[0]))
 
     def loss(self, pred: Array, batch: Batch) -> Array:
-        return masked_mean(-(jax.nn.log_softmax(pred) * batch.y).sum(-1), batch.mask)
+        return one_hot_cross_entropy(pred, batch)
 
     def metrics(self, pred: Array, batch: Batch) -> dict[str, Array]:
         right = (pred[:, -1].argmax(-1) == batch.info["label"]).astype(jnp.float32)

@@ -24,7 +24,7 @@ import numpy as np
 from jaxtyping import Array
 
 from complab.config import require
-from complab.tasks.base import AbstractTask, Batch, masked_mean
+from complab.tasks.base import AbstractTask, Batch, one_hot_cross_entropy
 
 PER_CLASS = 174
 DATA = Path(__file__).parent / "data" / "digits.csv.gz"
@@ -114,4 +114,4 @@ class Digits(AbstractTask):
         return Batch(x=tokens, y=onehot, mask=mask, info={"label": y})
 
     def loss(self, pred: Array, batch: Batch) -> Array:
-        return masked_mean(-(jax.nn.log_softmax(pred) * batch.y).sum(-1), batch.mask)
+        return one_hot_cross_entropy(pred, batch)

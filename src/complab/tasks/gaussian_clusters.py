@@ -24,7 +24,7 @@ import numpy as np
 from jaxtyping import Array
 
 from complab.config import require
-from complab.tasks.base import AbstractTask, Batch, masked_mean
+from complab.tasks.base import AbstractTask, Batch, one_hot_cross_entropy
 
 
 @dataclass(frozen=True)
@@ -91,4 +91,4 @@ class GaussianClusters(AbstractTask):
         return Batch(x=jnp.concatenate([x, onehot.at[:, -1].set(0.0)], -1), y=onehot, mask=mask, info={"label": y})
 
     def loss(self, pred: Array, batch: Batch) -> Array:
-        return masked_mean(-(jax.nn.log_softmax(pred) * batch.y).sum(-1), batch.mask)
+        return one_hot_cross_entropy(pred, batch)

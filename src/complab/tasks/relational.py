@@ -31,7 +31,7 @@ from jaxtyping import Array
 
 from complab.config import require
 from complab.tasks import digits
-from complab.tasks.base import AbstractTask, Batch, masked_mean
+from complab.tasks.base import AbstractTask, Batch, one_hot_cross_entropy
 
 OBJECTS = 100
 PROBLEMS = {"same_diff": (2, 2), "rmts": (6, 2), "dist3": (9, 4), "identity": (9, 4)}  # length, classes
@@ -62,7 +62,7 @@ def _distinct(key: Array, pool: Array, count: int) -> Array:
 
 def _problem(key: Array, pool: Array, problem: str) -> tuple[Array, Array]:
     """(object indices [length], answer) of one problem over the objects in `pool`."""
-    k1, k2, k3, k4 = jax.random.split(key, 4)
+    k1, k2, k3, _ = jax.random.split(key, 4)  # four keys: the streams stay as first drawn
     if problem == "same_diff":
         a, b = _distinct(k1, pool, 2)
         same = jax.random.bernoulli(k2)
@@ -86,7 +86,6 @@ def _problem(key: Array, pool: Array, problem: str) -> tuple[Array, Array]:
     pattern = jnp.array([[0, 0, 0], [0, 1, 0], [0, 1, 1]])[rule]
     row1, row2 = o[:2][pattern], o[2:4][pattern]
     choices = o[jax.random.permutation(k3, 4)]  # the problem's own four objects, as the authors' code
-    del k4
     return jnp.concatenate([row1, row2[:2], choices]), jnp.argmax(choices == row2[2]).astype(jnp.int32)
 
 
@@ -117,7 +116,7 @@ class Relational(AbstractTask):
         return Batch(x=self.images[idx], y=y, mask=mask, info={"answer": answer, "objects": idx})
 
     def loss(self, pred: Array, batch: Batch) -> Array:
-        return masked_mean(-(jax.nn.log_softmax(pred) * batch.y).sum(-1), batch.mask)
+        return one_hot_cross_entropy(pred, batch)
 
     def metrics(self, pred: Array, batch: Batch) -> dict[str, Array]:
         return {"loss": self.loss(pred, batch), "accuracy": (pred[:, -1].argmax(-1) == batch.info["answer"]).mean()}

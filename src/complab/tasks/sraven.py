@@ -42,7 +42,7 @@ import numpy as np
 from jaxtyping import Array, Float, Int
 
 from complab.config import require
-from complab.tasks.base import AbstractTask, Batch, masked_mean
+from complab.tasks.base import AbstractTask, Batch, one_hot_cross_entropy
 
 RULES = ("constant", "progression+1", "progression+2", "progression-1", "progression-2", "addition", "subtraction",
          "distribute_three")
@@ -165,7 +165,7 @@ class SymbolicRaven(AbstractTask):
         return Batch(x=x, y=y, mask=mask, info={"latent": latent, "rules": rules, "perms": perms})
 
     def loss(self, pred: Float[Array, "batch time values"], batch: Batch) -> Float[Array, ""]:
-        return masked_mean(-(jax.nn.log_softmax(pred) * batch.y).sum(-1), batch.mask)
+        return one_hot_cross_entropy(pred, batch)
 
     def metrics(self, pred: Float[Array, "batch time values"], batch: Batch) -> dict[str, Array]:
         return {"loss": self.loss(pred, batch), "accuracy": accuracy(pred, batch, self.cfg.features)}
