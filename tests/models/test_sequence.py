@@ -40,6 +40,19 @@ def test_padding_marked_invalid_changes_nothing_for_a_non_causal_transformer():
         assert not np.allclose(model(x)[:6], model(x[:6]), atol=1e-3)
 
 
+def test_a_shared_model_applies_one_block_at_every_layer():
+    import equinox as eqx
+    shared = _encoder(norm="post", shared=True, encoding="xl")
+    assert len(shared.mixers) == len(shared.ffs) == len(shared.norms) == 1
+    unshared = _encoder(norm="post", encoding="xl")  # the same model with its one block copied into both layers
+    copied = eqx.tree_at(lambda m: (m.mixers, m.ffs, m.norms, m.ff_norms, m.embed, m.readout), unshared,
+                         (shared.mixers * 2, shared.ffs * 2, shared.norms * 2, shared.ff_norms * 2, shared.embed,
+                          shared.readout))
+    x = jax.random.normal(jax.random.key(1), (6, 5))
+    np.testing.assert_allclose(shared(x), copied(x), atol=1e-6)
+    assert not np.allclose(shared(x), unshared(x), atol=1e-3)
+
+
 def test_randomized_positions_are_a_sorted_sample_of_the_range_for_the_real_tokens():
     import jax.numpy as jnp
     model = _encoder(positions="sincos", random_positions=True, max_position=64)

@@ -21,6 +21,8 @@ a key is then needed at evaluation too). They feed the absolute encoding PE
 (`positions`: none, sincos, learned) and every mixer that takes positions (attention's
 RoPE, ALiBi, T5). `valid` marks the real tokens of a padded sequence: non-causal
 mixers ignore the others and randomized positions are drawn for the real ones only.
+With `shared`, one block's weights (mixer, feedforward, norms) serve every layer: the
+Universal Transformer's recurrence in depth (Dehghani et al. 2019), as CTL++'s models.
 Dropout (rate `dropout`, on the embedding and each block's output before the residual
 sum) acts only when `train` is set. `form` picks the mixers' parallel or step-by-step
 form: the same function (tests/models/mixers), at different speeds per device
@@ -56,6 +58,7 @@ class Config:
     embed_std: float = 0.0  # > 0: embedding ~ truncated N(0, std^2) (Ruoss et al.: 0.02); 0: Equinox's default
     dropout: float = 0.0
     form: Literal["parallel", "recurrent"] = "parallel"  # which form of the mixers runs (the same function)
+    shared: bool = False  # one block's weights at every layer (the Universal Transformer)
 
     def __post_init__(self):
         require(self.layers >= 1 and self.d_model >= 0 and self.max_position >= 1 and 0 <= self.dropout < 1
@@ -93,13 +96,14 @@ class SequenceModel(AbstractModel):
         self.table = None
         if cfg.positions == "learned":
             self.table = 0.02 * jax.random.normal(rng.named(key, "positions"), (cfg.max_position, width))
+        k_mix = k_mix[:1] if cfg.shared else k_mix
         self.mixers = [cfg.mixer.build(width, key=k) for k in k_mix]
         self.ffs = [cfg.ff.build(width, key=rng.named(k, "ff")) for k in k_mix] if cfg.ff is not None else []
 
         def norms(n):
             return [eqx.nn.LayerNorm(width) if cfg.norm != "none" else eqx.nn.Identity() for _ in range(n)]
 
-        self.norms, self.ff_norms = norms(cfg.layers), norms(len(self.ffs))
+        self.norms, self.ff_norms = norms(len(self.mixers)), norms(len(self.ffs))
         self.final_norm = eqx.nn.LayerNorm(width) if cfg.norm == "pre" else None
         self.readout = eqx.nn.Linear(width, d_out, use_bias=False, key=k_out)
         self.cfg = cfg
@@ -140,11 +144,11 @@ class SequenceModel(AbstractModel):
         h = _dropout(h, cfg.dropout, next(drop_keys))
         out = {"positions": p}
         for i in range(cfg.layers):
-            final = last and i == cfg.layers - 1
-            blocks = [(f"block{i}.mixer", self.norms[i], self._mix(self.mixers[i], p, valid, cfg.form, final))]
+            final, j = last and i == cfg.layers - 1, 0 if cfg.shared else i
+            blocks = [(f"block{i}.mixer", self.norms[j], self._mix(self.mixers[j], p, valid, cfg.form, final))]
             if self.ffs:
                 k_ff = jax.random.fold_in(rng.named(k_drop, "ff"), i) if train and k_drop is not None else None
-                blocks.append((f"block{i}.ff", self.ff_norms[i], lambda z, f=self.ffs[i], k=k_ff: f.trace(z, k)))
+                blocks.append((f"block{i}.ff", self.ff_norms[j], lambda z, f=self.ffs[j], k=k_ff: f.trace(z, k)))
             for name, norm, block in blocks:
                 ln = jax.vmap(norm)
                 inner = block(ln(h) if cfg.norm == "pre" else h)
