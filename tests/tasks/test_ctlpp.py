@@ -91,13 +91,23 @@ def test_answers_are_the_composed_permutations_and_tokens_read_last_applied_firs
 
 
 def test_sizes_spread_over_depths_within_the_fill_factor():
-    cfg = ctlpp.Config(variant="R", **{**SMALL, "train_size": 5000})
+    cfg = ctlpp.Config(variant="R", **{**SMALL, "train_size": 2000})
     perms, data = ctlpp.build(cfg)
     walks = ctlpp.Walks(ctlpp.plans(cfg)[0], perms, 4)
     assert walks.total(2) == 2 * 4 * 4 * 8 == len(walks.every(2))
     depths = np.bincount([len(fs) for _, fs in data["train"] + data["iid"]], minlength=5)
     assert depths[2] == walks.total(2)  # half by the sampler, the rest by the pairs
-    assert depths[3] <= 0.5 * walks.total(3) and depths[4] <= 0.5 * walks.total(4)
+    assert depths[3] == 0.5 * walks.total(3) and depths[4] <= 0.5 * walks.total(4)  # depth 3 is full: 4 takes the rest
+    assert len(data["iid"]) == 50 and len(data["train"]) == 2000 + walks.total(2) // 2  # the pairs not drawn
+    assert len(data["ood"]) == 60
+
+
+def test_more_walks_than_a_plan_has_are_refused_before_sampling():
+    with pytest.raises(ConfigError, match="2688 distinct walks"):
+        ctlpp.build(ctlpp.Config(variant="R", **{**SMALL, "train_size": 5000}))
+    with pytest.raises(ConfigError, match="held-out plan"):
+        ctlpp.check_sizes(ctlpp.Config(variant="S", functions=16, overlap=12, symbol_overlap=6, depths=(2, 4),
+                                       train_size=1000, test_size=1000))
 
 
 def test_the_same_seed_gives_the_same_data_and_another_seed_other_functions():

@@ -60,6 +60,7 @@ class Config:
     models: tuple[str, ...] = sc.KINDS
     s_settings: tuple[tuple[int, int], ...] = ((4, 2), (16, 6))  # S: (overlap, symbol_overlap), smallest first
     s_models: tuple[str, ...] = ("bilstm",)
+    s_functions: int = 32  # S's functions (four branch groups and the shared ones need more than R and A's)
     batch_size: int = 128
 
     def __post_init__(self):
@@ -67,8 +68,21 @@ class Config:
                 f"variants are among R, A (S has its own settings) and models among {', '.join(sc.KINDS)}; got "
                 f"{self.variants}, {self.models}, {self.s_models}")
         require(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
-        for o, so in self.s_settings:
-            dataclasses.replace(self.task, variant="S", overlap=o, symbol_overlap=so)  # refuses impossible ones
+        for cell in cells(self):
+            task_config(self, cell)  # refuses impossible groups
+
+
+def task_config(cfg: Config, cell: dict, split_seed: int = 0) -> ctlpp.Config:
+    functions = cfg.s_functions if cell["variant"] == "S" else cfg.task.functions
+    return dataclasses.replace(cfg.task, variant=cell["variant"], functions=functions, overlap=cell["overlap"],
+                               symbol_overlap=cell["symbol_overlap"], split_seed=split_seed)
+
+
+def validate(cfg: Config) -> None:
+    """Refuse sizes a cell's plans cannot fill, before anything trains (counted with split seed 0; S's counts vary a
+    little with the functions drawn, and each run counts its own again)."""
+    for cell in cells(cfg):
+        ctlpp.check_sizes(task_config(cfg, cell))
 
 
 def cells(cfg: Config) -> list[dict]:
@@ -94,8 +108,7 @@ def _curve(key, state, task):
 
 
 def run(cfg: Config, cell: dict, key: jax.Array, ctx) -> list[dict]:
-    task = _task(dataclasses.replace(cfg.task, variant=cell["variant"], overlap=cell["overlap"],
-                                     symbol_overlap=cell["symbol_overlap"], split_seed=rng.seed_of(key)))
+    task = _task(task_config(cfg, cell, rng.seed_of(key)))
     k_init, k_train = rng.streams(rng.named(key, cell["model"]), "init", "train")
     model = dataclasses.replace(cfg.model, kind=cell["model"]).build(*task.dims, key=k_init)
     learner = supervised.Supervised(cfg.train, supervised.per_example(task.loss))
@@ -213,5 +226,6 @@ EXPERIMENT = Experiment(
     plot=plot,
     cells=cells,
     grid=("variants", "models", "s_settings", "s_models"),
+    validate=validate,
     steps=lambda cfg, cell: cfg.train.steps,
 )

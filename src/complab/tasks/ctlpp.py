@@ -14,17 +14,19 @@ a function follow a group only for some of its input symbols):
 - "S" (parallel_branch_2stage): `overlap` functions form a group o, the rest are dealt in
   order to a1, a2, b1, b2 (equal quarters). Training: IN -> {a1, b1}, a1 -> a2, b1 -> b2,
   {a2, b2, o} -> {a1, b1, OUT}, and restricted edges a1 -> f, b1 -> f for each f of o:
-  f's i-th function shares `symbol_overlap` input symbols between the two sides
-  (positions i.so .. (i+1).so - 1 of a symbol permutation, reshuffled from `split_seed`
-  each time all symbols are used), the other symbols split between a1 (first half) and
-  b1. Held out: a1 -> b2 and b1 -> a2 (then {a2, b2} -> {a1, b1, OUT}); OUT follows a2,
-  b2 and o only, so walks have even length.
+  the i-th function of o shares `symbol_overlap` input symbols between the two sides
+  (positions i.so .. (i+1).so - 1, modulo 8, of a symbol order that starts as the
+  identity and is reshuffled every ceil(8 / so) functions, as the authors'), the other
+  symbols split between a1 (first half) and b1. Held out: a1 -> b2 and b1 -> a2 (then
+  {a2, b2} -> {a1, b1, OUT}); OUT follows a2, b2 and o only, so walks have even length.
 
 Sizes as the authors' sampler: the training pool (`train_size` + `iid_size` samples) is
 spread as evenly as possible over the depths, each depth capped at `fill_factor` of its
 distinct sequences and the remainder moved to the others; samples are distinct; `iid`
 takes `iid_size` of the pool (the in-distribution validation), "train" the rest plus
-every depth-2 sequence of the training plan (their train_on_pairs=1). The held-out
+every depth-2 sequence of the training plan (their train_on_pairs=1) that is not in
+"iid" (the authors' pairs split adds them all, so their iid split is partly trained on;
+here it never is). Asking for more distinct walks than a plan has is refused. The held-out
 split "ood" draws `test_size` distinct samples of the held-out plan, evenly over the
 depths (fill factor 1). Choice: a walk of a given depth is drawn uniformly among the
 distinct sequences of that depth (the authors draw each function uniformly among the
@@ -47,10 +49,12 @@ import numpy as np
 from jaxtyping import Array, Float, Int
 
 from complab.config import require
+from complab.errors import ConfigError
 from complab.tasks.base import AbstractTask, Batch, one_hot_cross_entropy
 
 Variant = Literal["R", "A", "S"]
 SPLITS = ("train", "iid", "ood")
+FUNCTIONS_STREAM, SYMBOLS_STREAM, SAMPLES_STREAM = 0, 1, 2  # NumPy streams of one split seed, kept apart
 
 
 @dataclass(frozen=True)
@@ -104,7 +108,7 @@ class Plan:
 
 def permutations(cfg: Config) -> np.ndarray:
     """[functions, symbols]: distinct random permutations (f[i, s] = f_i(s))."""
-    rng, out = np.random.default_rng(cfg.split_seed), {}
+    rng, out = np.random.default_rng([cfg.split_seed, FUNCTIONS_STREAM]), {}
     while len(out) < cfg.functions:
         p = tuple(rng.permutation(cfg.symbols))
         out.setdefault(p, len(out))
@@ -135,12 +139,11 @@ def _restrictions(cfg: Config, overlap_functions: list[int]) -> dict:
     so = cfg.symbol_overlap or cfg.symbols
     if so >= cfg.symbols:
         return {}
-    rng, order, used, out = np.random.default_rng(cfg.split_seed + 1), np.arange(cfg.symbols), 0, {}
-    for f in overlap_functions:
-        if used + so > cfg.symbols:
-            order, used = rng.permutation(cfg.symbols), 0
-        shared = set(order[used:used + so].tolist())
-        used += so
+    rng, order, out = np.random.default_rng([cfg.split_seed, SYMBOLS_STREAM]), np.arange(cfg.symbols), {}
+    for i, f in enumerate(overlap_functions):  # as the authors: windows of `so` symbols that wrap around,
+        if i and i % -(-cfg.symbols // so) == 0:  # the order reshuffled every ceil(symbols / so) functions
+            order = rng.permutation(cfg.symbols)
+        shared = {int(order[(i * so + j) % cfg.symbols]) for j in range(so)}
         others = [s for s in range(cfg.symbols) if s not in shared]
         cut = (len(others) + 1) // 2
         out[("a1", f)], out[("b1", f)] = shared | set(others[:cut]), shared | set(others[cut:])
@@ -211,33 +214,46 @@ def _quota(total: int, capacity: dict[int, int]) -> dict[int, int]:
     return quota
 
 
-def _sample(walks: Walks, rng, depths, total: int, fill: float, taken: set) -> list:
+def check_sizes(cfg: Config) -> None:
+    """Refuse sizes that the plans' distinct walks cannot fill (a cheap count, no sampling)."""
+    perms, depths = permutations(cfg), range(cfg.depths[0], cfg.depths[1] + 1)
+    for plan, total, fill, what in zip(plans(cfg), (cfg.train_size + cfg.iid_size, cfg.test_size),
+                                       (cfg.fill_factor, 1.0), ("training", "held-out")):
+        walks = Walks(plan, perms, cfg.depths[1])
+        have = sum(int(fill * walks.total(d)) for d in depths)
+        if have < total:
+            raise ConfigError(f"the {cfg.variant} variant's {what} plan with {cfg.functions} functions (overlap "
+                              f"{cfg.overlap}) has {have} distinct walks of depths {cfg.depths[0]}-{cfg.depths[1]} "
+                              f"within the fill factor, fewer than the {total} asked for; lower the sizes or raise the "
+                              "functions or the depths")
+
+
+def _sample(walks: Walks, rng, depths, total: int, fill: float) -> list:
     capacity = {d: int(fill * walks.total(d)) for d in depths}
     out = []
     for d, n in _quota(total, capacity).items():
         got = set()
         while len(got) < n:
-            s = walks.draw(rng, d)
-            if s not in taken:
-                got.add(s)
+            got.add(walks.draw(rng, d))
         out += sorted(got)
     return out
 
 
 def build(cfg: Config) -> tuple[np.ndarray, dict[str, list]]:
     """(permutations, {split: [(start symbol, functions)]}), deterministic in `split_seed`."""
+    check_sizes(cfg)
     perms = permutations(cfg)
     train_plan, test_plan = plans(cfg)
     depths = range(cfg.depths[0], cfg.depths[1] + 1)
-    rng = np.random.default_rng(cfg.split_seed + 2)
+    rng = np.random.default_rng([cfg.split_seed, SAMPLES_STREAM])
     seen = Walks(train_plan, perms, cfg.depths[1])
-    pool = _sample(seen, rng, depths, cfg.train_size + cfg.iid_size, cfg.fill_factor, set())
+    pool = _sample(seen, rng, depths, cfg.train_size + cfg.iid_size, cfg.fill_factor)
     order = rng.permutation(len(pool))
     iid = [pool[i] for i in order[:cfg.iid_size]]
     train = [pool[i] for i in order[cfg.iid_size:]]
     have = set(pool)
     train += [p for p in seen.every(2) if p not in have]
-    ood = _sample(Walks(test_plan, perms, cfg.depths[1]), rng, depths, cfg.test_size, 1.0, set())
+    ood = _sample(Walks(test_plan, perms, cfg.depths[1]), rng, depths, cfg.test_size, 1.0)
     return perms, {"train": train, "iid": iid, "ood": ood}
 
 
