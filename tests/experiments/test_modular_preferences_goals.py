@@ -20,8 +20,8 @@ def _results(change=None, drop=None):
                 key = (c["student"], c["split"], tasks, s)
                 if key != drop:
                     value = (change or {}).get(key, GOOD[(c["student"], c["split"])][i])
-                    rows.append({"seed": s, **c, "split_of_tasks": tasks, "return": value, "loss": 0.1,
-                                 "expert_return": 0.5})
+                    rows.append({"seed": s, **c, "split_of_tasks": tasks, "score": value, "loss": 0.1,
+                                 "return": 0.5 + value / 2, "blind_return": 0.5, "expert_return": 0.5})
     return Results(rows)
 
 
@@ -33,6 +33,9 @@ def _results(change=None, drop=None):
     ({("anil", "random", "test", 0): 0.75}, [True, False, True]),  # ANIL generalises as well
     ({("anil", "random", "train", 0): 0.3, ("anil", "random", "test", 0): 0.2}, [True, False, True]),  # never learned
     ({("anil", "non_compositional", "test", 1): 0.6}, [True, True, False]),  # the unseen module does not hurt ANIL
+    # low held out under non-compositional support, but it never learned its training tasks there either
+    ({("linear_hnet", "non_compositional", "train", 0): 0.3, ("linear_hnet", "non_compositional", "test", 0): 0.1},
+     [True, True, False]),
 ])
 def test_each_check_fails_for_its_reason(change, want):
     assert [c.passed for c in EXPERIMENT.expect(_results(change), CFG)] == want

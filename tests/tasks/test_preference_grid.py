@@ -64,9 +64,15 @@ def test_expert_trajectories_follow_the_q_values_and_stop_on_nothing():
         assert not stopped[:int(mask.sum()) - 1].any()
         agent = ep["obs"][:, :-1].reshape(len(mask), 19, 9)[..., -1]
         assert (agent.sum(-1) == 1).all() and (ep["obs"][:, -1] == 1).all()
-    # the expert's return is what its own rollout collects; a policy that does nothing gets zero
+    # a policy that does nothing gets zero; planning with the true weights is the expert, with others it is not
     do_nothing = task.rollout(jax.random.key(10), w[0], lambda o: jnp.eye(5)[0])
-    assert float(do_nothing["return"]) == 0.0 and float(task.rollout(jax.random.key(10), w[0])["return"]) >= 0.0
+    assert float(do_nothing["return"]) == 0.0
+    keys = jax.random.split(jax.random.key(11), 64)
+    expert = jax.vmap(lambda k: task.rollout(k, w[0])["return"])(keys)
+    as_expert = jax.vmap(lambda k: task.rollout(k, w[0], believed=w[0])["return"])(keys)
+    blind = jax.vmap(lambda k: task.rollout(k, w[0], believed=task.mean_weights())["return"])(keys)
+    np.testing.assert_array_equal(expert, as_expert)
+    assert float(blind.sum()) < float(expert.sum())
 
 
 def test_splits_hold_out_a_quarter_at_random_or_every_task_of_the_last_module():

@@ -187,22 +187,26 @@ class PreferenceGrid(AbstractTask):
         grid = jnp.zeros((n_cells, f + 1)).at[obj_cells, features].add(there).at[cell, f].set(1.0)
         return jnp.concatenate([grid.ravel(), jnp.ones(1)])
 
-    def rollout(self, key: jax.Array, w: Float[Array, " modules"], policy=None) -> dict[str, Array]:
+    def rollout(self, key: jax.Array, w: Float[Array, " modules"], policy=None,
+                believed: Float[Array, " modules"] | None = None) -> dict[str, Array]:
         """One episode of task weights `w`: observations, optimal Q-values, mask, and the
         discounted return within the time limit of `policy(obs [d]) -> action scores [5]`
-        (None: greedy on the optimal Q-values, the expert whose trajectories are the data).
-        The same key gives the same episode (objects, features, start) for every policy."""
+        (None: greedy on the optimal Q-values, the expert whose trajectories are the data;
+        with `believed` weights, greedy on the optimal Q-values of those weights instead,
+        e.g. a planner that ignores which task it is in). The same key gives the same
+        episode (objects, features, start) for every policy."""
         obj_cells, features, start = self.layout(key)
         rewards = self.rewards(w, features)
         cell2, left2, r = self.transitions(obj_cells, rewards)
         q = self.q_values(obj_cells, rewards)
+        plan = q if believed is None else self.q_values(obj_cells, self.rewards(believed, features))
         full = 2 ** self.cfg.objects - 1
 
         def step(carry, t):
             cell, left, done, ret = carry
             obs = self.observe(cell, left, obj_cells, features)
             target = q[cell, left]
-            action = jnp.argmax(target if policy is None else policy(obs))
+            action = jnp.argmax(plan[cell, left] if policy is None else policy(obs))
             ret = ret + jnp.where(done, 0.0, DISCOUNT ** t * r[cell, left, action])
             nxt = (cell2[cell, left, action], left2[cell, left, action])
             out = (obs, target, (~done).astype(jnp.float32))
@@ -212,6 +216,11 @@ class PreferenceGrid(AbstractTask):
         init = (start, jnp.asarray(full), jnp.asarray(False), jnp.asarray(0.0))
         (_, _, _, ret), (obs, target, mask) = jax.lax.scan(step, init, jnp.arange(self.cfg.horizon))
         return {"obs": obs, "q": target, "mask": mask, "return": ret}
+
+    def mean_weights(self, split: str = "train", n: int = 4096) -> Float[Array, " modules"]:
+        """The average weights of `split`'s tasks (Monte Carlo over a fixed key): what a
+        planner that never infers the task would best assume."""
+        return self.weights(jax.random.key(0), split, n)[1].mean(0)
 
     def trajectories(self, key: jax.Array, w: Float[Array, " modules"], n: int, policy=None) -> dict[str, Array]:
         return jax.vmap(lambda k: self.rollout(k, w, policy))(jax.random.split(key, n))
