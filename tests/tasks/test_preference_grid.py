@@ -76,7 +76,7 @@ def test_expert_trajectories_follow_the_q_values_and_stop_on_nothing():
 
 
 def test_splits_hold_out_a_quarter_at_random_or_every_task_of_the_last_module():
-    combos = pg.combinations(8, 3)
+    combos = pg.layer_combinations(8, 3)
     assert len(combos) == 92 and set(combos.sum(1)) == {1, 2, 3}
     rand = pg.split_combinations(pg.Config(split="random", split_seed=3))
     assert len(rand[1]) == 23 and not set(rand[0]) & set(rand[1]) and len(rand[0]) + len(rand[1]) == 92

@@ -40,7 +40,6 @@ points; each point's target is its five Q-values followed by its mask (so a meta
 learner's loss(model, x, y) can weigh the steps: `q_loss`).
 """
 
-import itertools
 from dataclasses import dataclass
 from typing import Literal
 
@@ -52,6 +51,7 @@ from jaxtyping import Array, Float, Int
 
 from complab.config import require
 from complab.tasks.base import AbstractTask, Batch
+from complab.tasks.hyperteacher import layer_combinations
 
 LAYOUT = ("wwwwwww",
           "w  w  w",
@@ -99,15 +99,10 @@ def moves() -> np.ndarray:
                     dtype=np.int32)
 
 
-def combinations(modules: int, max_hot: int) -> np.ndarray:
-    """[count, modules] 0/1: every combination of 1 .. max_hot modules, by size then lexicographically."""
-    out = [c for k in range(1, max_hot + 1) for c in itertools.combinations(range(modules), k)]
-    return np.array([[int(m in c) for m in range(modules)] for c in out], dtype=np.int32)
-
-
 def split_combinations(cfg: Config) -> tuple[np.ndarray, np.ndarray]:
-    """(in-distribution, held-out) indices into `combinations`."""
-    combos = combinations(cfg.modules, cfg.max_hot)
+    """(in-distribution, held-out) indices into `layer_combinations` (1 .. max_hot modules, by size then
+    lexicographically)."""
+    combos = layer_combinations(cfg.modules, cfg.max_hot)
     if cfg.split == "non_compositional":
         held = combos[:, -1] == 1
         return np.flatnonzero(~held), np.flatnonzero(held)
@@ -128,7 +123,7 @@ class PreferenceGrid(AbstractTask):
     def __init__(self, cfg: Config):
         self.cfg = cfg
         self.basis = jax.random.normal(jax.random.key(cfg.split_seed), (cfg.modules, cfg.features))
-        self.combos = jnp.asarray(combinations(cfg.modules, cfg.max_hot))
+        self.combos = jnp.asarray(layer_combinations(cfg.modules, cfg.max_hot))
         # padded to one length, so that both supports' tasks run through the same compiled code
         n = self.combos.shape[0]
         split = dict(zip(("train", "test"), split_combinations(cfg)))
