@@ -48,3 +48,13 @@ def test_no_model_that_learned_means_the_failure_check_cannot_pass():
 def test_a_missing_run_fails_the_checks_that_read_it():
     assert [c.passed for c in EXPERIMENT.expect(_results(drop=("R", "transformer", 0, "ood", 1)), CFG)] == [
         False, False, True]
+
+
+def test_sizes_the_plans_cannot_fill_are_refused_before_training():
+    import dataclasses
+
+    from complab.errors import ConfigError
+    from complab.experiments.ctlpp_systematicity import validate
+    validate(CFG)
+    with pytest.raises(ConfigError, match="distinct walks"):
+        validate(dataclasses.replace(CFG, s_functions=16))  # 16 functions leave S too few walks for 36,000 samples
