@@ -22,11 +22,14 @@ Checks (thresholds from the paper's reading, as the specs propose):
 1. R and A: every model reaches in-distribution accuracy >= 0.95 in every seed (the
    paper drops runs below 0.5 as unconverged; we count them as failures of this check).
 2. R and A: on the held-out pattern every model stays <= 0.6 and >= 0.3 below its
-   in-distribution accuracy in at least 80% of the seeds that learned (>= 0.95 in
-   distribution; at least one must have). The fraction of seeds above 0.95 held out (the
-   paper's success rate) is reported.
+   in-distribution accuracy in at least 80% of the converged seeds (at least one). A run
+   counts as converged when its in-distribution accuracy is above 0.5, the paper's rule
+   for dropping unconverged runs (paper/plot_1stage_performance.py), so the gap of 0.3
+   says the model learned what it fails to transfer. The fraction of converged seeds
+   above 0.95 held out (the paper's success rate) is reported.
 3. S: held-out accuracy at the largest overlap (functions x shared symbols) is >= 0.15
-   above the smallest (seed means, runs that learned in distribution).
+   above the smallest (means over converged seeds; the paper's S plots average every
+   run). An untrained model sits near 1/8 at both.
 """
 
 import dataclasses
@@ -47,7 +50,7 @@ from complab.models import sequence_classifier as sc
 from complab.tasks import ctlpp
 from complab.training import linear_steps
 
-LEARNED, FAILS, GAP, SUCCESS, RISE, MOST = 0.95, 0.6, 0.3, 0.95, 0.15, 0.8
+LEARNED, CONVERGED, FAILS, GAP, SUCCESS, RISE, MOST = 0.95, 0.5, 0.6, 0.3, 0.95, 0.15, 0.8
 CURVE_POINTS = 9
 
 
@@ -131,19 +134,20 @@ def expect(results: Results, cfg: Config) -> list[Check]:
             cell = dict(variant=v, model=m, overlap=0, symbol_overlap=0)
             iid, ood = _acc(results, "iid", **cell), _acc(results, "ood", **cell)
             full = all(s in iid and s in ood for s in seeds)
-            learned = [s for s in seeds if s in ood and iid.get(s, 0.0) >= LEARNED]
-            fails = [s for s in learned if ood[s] <= FAILS and ood[s] <= iid[s] - GAP]
-            ok1 &= full and len(learned) == len(seeds)
-            ok2 &= full and bool(learned) and len(fails) >= math.ceil(MOST * len(learned))
+            converged = [s for s in seeds if s in ood and iid.get(s, 0.0) > CONVERGED]
+            fails = [s for s in converged if ood[s] <= FAILS and ood[s] <= iid[s] - GAP]
+            ok1 &= full and all(iid[s] >= LEARNED for s in seeds)
+            ok2 &= full and bool(converged) and len(fails) >= math.ceil(MOST * len(converged))
             said1.append(f"{v} {m}: {per_seed(iid, fmt)}")
-            success = sum(ood.get(s, 0.0) > SUCCESS for s in seeds)
-            said2.append(f"{v} {m}: held-out {per_seed(ood, fmt)}; {len(fails)} of {len(learned)} learned seeds "
-                         f"fail; {success} of {len(seeds)} seeds above {SUCCESS} held out")
+            success = sum(ood.get(s, 0.0) > SUCCESS for s in converged)
+            said2.append(f"{v} {m}: held-out {per_seed(ood, fmt)}; {len(fails)} of {len(converged)} converged seeds "
+                         f"fail; {success} of {len(converged)} above {SUCCESS} held out")
     checks = [
         Check(f"R and A: every model learns the training plan (in-distribution accuracy >= {LEARNED}, each seed)",
               ok1, "in distribution: " + "; ".join(said1)),
         Check(f"R and A: on the never-seen group pattern every model stays <= {FAILS} and >= {GAP} below its "
-              f"in-distribution accuracy, in >= {MOST:.0%} of the seeds that learned", ok2, "; ".join(said2)),
+              f"in-distribution accuracy, in >= {MOST:.0%} of the converged seeds (in-distribution > {CONVERGED})",
+              ok2, "; ".join(said2)),
     ]
     if len(cfg.s_settings) >= 2 and cfg.s_models:
         (o0, so0), (o1, so1) = cfg.s_settings[0], cfg.s_settings[-1]
@@ -153,13 +157,13 @@ def expect(results: Results, cfg: Config) -> list[Check]:
             for o, so in (cfg.s_settings[0], cfg.s_settings[-1]):
                 cell = dict(variant="S", model=m, overlap=o, symbol_overlap=so)
                 iid, ood = _acc(results, "iid", **cell), _acc(results, "ood", **cell)
-                learned = [s for s in seeds if s in ood and iid.get(s, 0.0) >= LEARNED]
-                means.append(float(np.mean([ood[s] for s in learned])) if learned else float("nan"))
+                converged = [s for s in seeds if s in ood and iid.get(s, 0.0) > CONVERGED]
+                means.append(float(np.mean([ood[s] for s in converged])) if converged else float("nan"))
                 said3.append(f"{m} overlap {o} x {so} symbols: held-out {per_seed(ood, fmt)}, in distribution "
-                             f"{per_seed(iid, fmt)} ({len(learned)} learned)")
+                             f"{per_seed(iid, fmt)} ({len(converged)} converged)")
             ok3 &= bool(np.isfinite(means).all()) and means[1] >= means[0] + RISE
         checks.append(Check(f"S: held-out accuracy rises with the overlap: at {o1} shared functions x {so1} symbols "
-                            f">= {RISE} above {o0} x {so0} (means over seeds that learned)", ok3, "; ".join(said3)))
+                            f">= {RISE} above {o0} x {so0} (means over converged seeds)", ok3, "; ".join(said3)))
     return checks
 
 
