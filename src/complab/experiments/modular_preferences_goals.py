@@ -124,8 +124,8 @@ def cells(cfg: Config) -> list[dict]:
     return [{"student": s, "split": p} for s in cfg.students for p in cfg.splits]
 
 
-def student(cfg: Config, name: str, d_in: int) -> tuple[eqx.Module, maml.MAML]:
-    """(an untrained student, its meta-learner); build with `.build(d_in, 5, key=...)`."""
+def student(cfg: Config, name: str) -> tuple[students.Config, maml.MAML]:
+    """(the student's config, to build with the task's dims, and its meta-learner)."""
     if name == "linear_hnet":
         return (students.Config("linear_hnet", hidden=cfg.hidden, layers=cfg.layers, modules=cfg.modules),
                 maml.MAML(cfg.train, cfg.hnet_inner, pg.q_loss, fast=HNET_FAST, first_order=True, learn_init=False))
@@ -181,14 +181,14 @@ def run(cfg: Config, cell: dict, key: jax.Array, ctx) -> list[dict]:
     task = pg.PreferenceGrid(dataclasses.replace(cfg.task, split=split, split_seed=rng.seed_of(key)))
     k_eval, k_curve, k_model = rng.streams(key, "eval", "curve", "model")
     k_init, k_train = rng.streams(rng.named(k_model, f"{name}/{split}"), "init", "train")
-    body, learn = student(cfg, name, task.dims[0])
+    body, learn = student(cfg, name)
     model = body.build(*task.dims, key=k_init)
     episodes = eqx.filter_jit(task.episodes)
 
     def draw(k, s, n):
         return episodes(k, s, n, cfg.shots, cfg.shots)
 
-    chunk = min(cfg.eval_tasks, CHUNK)  # curves and the final evaluation share one compiled evaluation
+    chunk = min(cfg.eval_tasks, CHUNK)  # tasks per evaluation call: one compiled shape
     blind_w = task.mean_weights("train")
     evaluate = jax.tree_util.Partial(_curve, learn=learn, train=draw(k_curve, "train", chunk),
                                      test=draw(k_curve, "test", chunk))
