@@ -267,7 +267,6 @@ class CTLpp(AbstractTask):
     cfg: Config
     perms: Int[Array, "functions symbols"]
     tokens: dict[str, Int[Array, "n time"]]
-    lengths: dict[str, Int[Array, " n"]]
     targets: dict[str, Int[Array, " n"]]
     splits: tuple[str, ...] = eqx.field(static=True)
 
@@ -275,7 +274,7 @@ class CTLpp(AbstractTask):
         self.cfg = cfg
         perms, data = build(cfg)
         self.perms, self.splits = jnp.asarray(perms), SPLITS
-        self.tokens, self.lengths, self.targets = {}, {}, {}
+        self.tokens, self.targets = {}, {}
         width, sos = cfg.depths[1] + 3, cfg.functions + cfg.symbols
         for split, items in data.items():
             tok = np.full((len(items), width), -1, np.int32)
@@ -283,7 +282,6 @@ class CTLpp(AbstractTask):
                 row = [sos, *reversed(fs), cfg.functions + x, sos + 1]
                 tok[i, :len(row)] = row
             self.tokens[split] = jnp.asarray(tok)
-            self.lengths[split] = jnp.asarray([len(fs) + 3 for _, fs in items], dtype=jnp.int32)
             self.targets[split] = jnp.asarray([evaluate(perms, x, fs) for x, fs in items], dtype=jnp.int32)
 
     @property
@@ -302,7 +300,7 @@ class CTLpp(AbstractTask):
         x = jax.nn.one_hot(tok, self.vocab)  # -1 (padding) is all zeros
         y = jax.nn.one_hot(self.targets[split][index], self.cfg.symbols)[:, None]
         return Batch(x=x, y=y, mask=jnp.ones((index.shape[0], 1)),
-                     info={"valid": tok >= 0, "depth": self.lengths[split][index] - 3})
+                     info={"valid": tok >= 0, "depth": (tok >= 0).sum(-1) - 3})  # less SOS, x, EOS
 
     def generate(self, key: jax.Array, split: str, batch_size: int) -> Batch:
         """Samples of `split` drawn uniformly with replacement."""
