@@ -64,6 +64,7 @@ import numpy as np
 from complab.config import require
 from complab.experiments.base import Check, Experiment, Results, per_seed
 from complab.probes import disentanglement as dg
+from complab.probes.statistics import spearman
 from complab.rng import seed_of
 from complab.tasks import slot_scenes as ss
 
@@ -106,12 +107,6 @@ def run(cfg: Config, cell: dict, key: jax.Array, ctx) -> list[dict]:
                      "match_accuracy": float((assign == truth).mean()),
                      **{f"naive_{k}": v for k, v in naive.items()}})
     return rows
-
-
-def spearman(x, y) -> float:
-    """Rank correlation (ties broken by order; the sweeps have none)."""
-    rx, ry = np.argsort(np.argsort(x)), np.argsort(np.argsort(y))
-    return float(np.corrcoef(rx, ry)[0, 1])
 
 
 def expect(results: Results, cfg: Config) -> list[Check]:

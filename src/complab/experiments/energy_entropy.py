@@ -79,6 +79,7 @@ from complab.experiments.base import Check, Experiment, Results
 from complab.learners.landscape_descent import descend
 from complab.models.committee import CommitteeMachine
 from complab.probes import free_energy as fe
+from complab.probes.statistics import spearman
 from complab.tasks.double_well import Config as WellConfig
 from complab.tasks.double_well import DoubleWell
 
@@ -191,7 +192,7 @@ def _minima(cfg: Config, n: int, key, ctx) -> list[dict]:
     e_train, e_test, free = (np.asarray(v) for v in assess(thetas))
     minima = np.isfinite(free)  # saddles (a negative Hessian eigenvalue) are left out of both rankings
     return [{"n": n, "params": int(thetas.shape[1]), "minima": int(minima.sum()),
-             "rho_train": fe.spearman(e_test[minima], e_train[minima]), "rho_free": fe.spearman(e_test, free),
+             "rho_train": spearman(e_test[minima], e_train[minima]), "rho_free": spearman(e_test, free),
              "e_train": e_train.tolist(), "e_test": e_test.tolist(),
              "free": np.where(minima, free, np.nan).tolist()}]
 

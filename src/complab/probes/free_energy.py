@@ -37,11 +37,3 @@ def gradient_noise(per_sample_grads: jax.Array) -> jax.Array:
 def matrix_correlation(a: jax.Array, b: jax.Array) -> float:
     """Pearson's correlation of the two matrices' entries."""
     return float(np.corrcoef(np.asarray(a).ravel(), np.asarray(b).ravel())[0, 1])
-
-
-def spearman(a, b) -> float:
-    """Spearman's rank correlation over the pairs where both are finite (ties broken by order)."""
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    keep = np.isfinite(a) & np.isfinite(b)
-    ra, rb = np.argsort(np.argsort(a[keep])), np.argsort(np.argsort(b[keep]))
-    return float(np.corrcoef(ra, rb)[0, 1])
