@@ -129,7 +129,9 @@ def train_chunk(learner, data, state, k_data, k_step, start, n):
 
 
 @eqx.filter_jit
-def _evaluate(evaluate, key, state):
+def evaluation(evaluate, key, state):
+    """`evaluate(key, state)` jitted, as `fit` runs it: a run that evaluates its final state with the same
+    `evaluate` after `fit` reuses the compiled program."""
     return evaluate(key, state)
 
 
@@ -232,7 +234,7 @@ def fit(
 
     def maybe_evaluate(t: int) -> None:
         if t in points and on_eval is not None:
-            values = _evaluate(evaluate, jax.random.fold_in(k_eval, t), state)
+            values = evaluation(evaluate, jax.random.fold_in(k_eval, t), state)
             on_eval(t, {k: np.asarray(v) for k, v in values.items()})
 
     if done == 0:

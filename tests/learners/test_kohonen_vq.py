@@ -42,9 +42,9 @@ def test_the_ema_update_is_the_textbook_one():
 def test_with_no_initial_count_ema_throws_unwritten_codes_away_and_kohonen_keeps_its_neighbours():
     z = jnp.full((8, 2), 0.5)  # every vector goes to code 0
     for kind in ("ema", "hard"):
-        cfg = kv.Config(kind=kind, grid=(2, 2), counter_init=0.0, shrink=0.0)
+        cfg = kv.Config(kind=kind, grid=(2, 2), shrink=0.0)
         step = jax.jit(lambda cb, cfg=cfg: kv.update(cfg, cb, jnp.zeros(8, int), z))
-        cb = kv.start(cfg, 2, jax.random.key(0))
+        cb = kv.start(cfg, 2, jax.random.key(0), counter_init=0.0)
         for t in range(1000):
             cb = step(cb)
             if t == 9:

@@ -39,7 +39,7 @@ from complab.config import require
 from complab.experiments.base import Check, Experiment, Results, per_seed
 from complab.learners import optim, supervised
 from complab.models import feedforward, sequence
-from complab.models.mixers import delta_net, elstm, linear_transformer, lstm, recurrent_delta, srwm
+from complab.models.mixers import by_name
 from complab.tasks import formal_languages
 from complab.training import linear_steps
 
@@ -48,13 +48,7 @@ NO_GENERALISATION = ("linear_transformer", "delta_net")
 GENERALISATION = ("recurrent_delta", "srwm")
 
 
-def _mixer(name: str, heads: int, width: int):
-    return {"linear_transformer": linear_transformer.Config(heads=heads), "delta_net": delta_net.Config(heads=heads),
-            "recurrent_delta": recurrent_delta.Config(heads=heads), "srwm": srwm.Config(heads=heads),
-            "lstm": lstm.Config(hidden=width), "elstm": elstm.Config(hidden=width)}[name]
-
-
-MODELS = ("linear_transformer", "delta_net", "recurrent_delta", "srwm", "lstm", "elstm")
+MODELS = by_name.NAMES
 
 
 @dataclass(frozen=True)
@@ -87,8 +81,8 @@ def cells(cfg: Config) -> list[dict]:
 
 
 def _model_config(cfg: Config, name: str) -> sequence.Config:
-    fwp = name not in ("lstm", "elstm")
-    return sequence.Config(mixer=_mixer(name, cfg.heads, cfg.d_model), layers=cfg.layers, d_model=cfg.d_model,
+    fwp = name not in by_name.RECURRENT_CELLS
+    return sequence.Config(mixer=by_name.config(name, cfg.heads, cfg.d_model), layers=cfg.layers, d_model=cfg.d_model,
                            norm="pre", ff=feedforward.MLPConfig() if fwp else None, form=cfg.form)
 
 

@@ -109,14 +109,14 @@ def run(cfg: Config, cell: dict, key: jax.Array, ctx) -> list[dict]:
     task = dc.DigitClasses(dc.Config(form="flat"))
     k_init, k_code, k_train = rng.streams(key, "init", "codebook", "train")
     model = va.VQAutoencoder(cfg.model, 64, key=k_init)
-    learner = kv.VQLearner(cfg.train, dataclasses.replace(cfg.vq, kind=cell["kind"], counter_init=cell["counter_init"]))
+    learner = kv.VQLearner(cfg.train, dataclasses.replace(cfg.vq, kind=cell["kind"]), counter_init=cell["counter_init"])
     evaluate = jax.tree_util.Partial(_evaluate, task=task)
     state = ctx.fit("train", learner, learner.init(k_code, model), task, key=k_train, steps=cfg.train.steps,
                     batch_size=cfg.batch_size, evaluate=evaluate,
                     eval_at=tuple(range(0, cfg.train.steps + 1, cfg.eval_every)))
     final = {k: float(v) for k, v in eqx.filter_jit(_evaluate)(None, state, task).items()}
     mean_image = task.full("train").x[:, 0].mean(0)
-    baseline = float(((task.full("test").x[:, 0] - mean_image) ** 2).mean())
+    baseline = float(((task.full("test").x[:, 0] - mean_image[None]) ** 2).mean())
     return [{**final, **topology(state.model, state.codebook.w, cfg.vq.grid), "baseline_mse": baseline}]
 
 
@@ -225,7 +225,7 @@ EXPERIMENT = Experiment(
     "comparable loss, is robust to the count initialisation where EMA is not, and orders the codebook.",
     tiers={
         "smoke": Config(vq=kv.Config(grid=(2, 2)), model=va.Config(hidden=8, latents=2, latent_dim=4),
-                        train=optim.Config(lr=1e-3, steps=20), batch_size=16, eval_every=10),
+                        train=optim.Config(lr=1e-3, steps=20), batch_size=16, eval_every=10, kinds=("ema", "gaussian")),
         "cpu": Config(),
         "paper": Config(vq=kv.Config(grid=(16, 32)), model=va.Config(hidden=512, latents=16, latent_dim=64),
                         train=optim.Config(lr=1e-3, steps=30_000)),

@@ -18,7 +18,7 @@ write to the winner's grid neighbours, P_ii = 1 and off the diagonal:
     "gaussian": exp(-|c_i - c_j| (1 + τ t) / b)
 
 with t the update count and τ `shrink` (the authors' count_unit). The codes start as
-N(0, 1) draws with m = w and n = `counter_init` (the paper's N: 0 or 1). With N = 0 a
+N(0, 1) draws with m = w and n = N (`counter_init`, 0 or 1 in the paper). With N = 0 a
 code that wins nothing in the first updates is its first draw divided by a count near
 ε: far from the data, until λ^t has shrunk that draw (hundreds of updates at λ = 0.99);
 a Kohonen write reaches it through its neighbours.
@@ -50,15 +50,14 @@ class Config:
     grid: tuple[int, ...] = (8, 8)
     decay: float = 0.99
     epsilon: float = 1e-5
-    counter_init: float = 1.0  # N
     shrink: float = 0.1  # τ
     base: float = 100.0  # b, the Gaussian's width (the authors' default)
     commitment: float = 0.25
 
     def __post_init__(self):
         require(self.kind in KINDS, f"a codebook update is one of {', '.join(KINDS)}, got {self.kind!r}")
-        require(len(self.grid) >= 1 and min(self.grid) >= 1 and 0 < self.decay < 1 and self.counter_init >= 0,
-                f"need a grid of positive sides, 0 < decay < 1 and counter_init >= 0; got {self}")
+        require(len(self.grid) >= 1 and min(self.grid) >= 1 and 0 < self.decay < 1,
+                f"need a grid of positive sides and 0 < decay < 1; got {self}")
 
     @property
     def codes(self) -> int:
@@ -94,9 +93,9 @@ class Codebook(eqx.Module):
     t: Array
 
 
-def start(cfg: Config, dim: int, key: jax.Array) -> Codebook:
+def start(cfg: Config, dim: int, key: jax.Array, counter_init: float | Array = 1.0) -> Codebook:
     w = jax.random.normal(key, (cfg.codes, dim))
-    return Codebook(w=w, sums=w, counts=jnp.full(cfg.codes, cfg.counter_init), t=jnp.zeros(()))
+    return Codebook(w=w, sums=w, counts=jnp.full(cfg.codes, counter_init), t=jnp.zeros(()))
 
 
 def nearest(w: Float[Array, "codes dim"], z: Float[Array, "n dim"]) -> Int[Array, " n"]:
@@ -139,12 +138,16 @@ class State(eqx.Module):
 
 
 class VQLearner(AbstractLearner):
+    """`counter_init` (N) is an array, not part of the static config, so that runs differing in N alone share
+    their compiled steps."""
+
     cfg: optim.Config = eqx.field(static=True)
     vq: Config = eqx.field(static=True)
+    counter_init: Array = eqx.field(default_factory=lambda: jnp.asarray(1.0), converter=jnp.asarray)
 
     def init(self, key: jax.Array, model: Any) -> State:
         params = eqx.filter(model, eqx.is_inexact_array)
-        return State(model=model, codebook=start(self.vq, model.latent_dim, key),
+        return State(model=model, codebook=start(self.vq, model.latent_dim, key, self.counter_init),
                      opt_state=optim.start(self.cfg, params), step=jnp.zeros((), jnp.int32))
 
     def params(self, state: State) -> Any:
