@@ -11,7 +11,7 @@ here (tasks/digit_classes.py: 1,347 training and 450 validation images, pixels i
 (learners/kohonen_vq.py, read from the authors' code); Adam 1e-3, batch 256, 3,000 steps
 (the paper: CIFAR-10 conv VQ-VAE, 512 codes, 30k steps). Updates: EMA, KSOM-hard
 (3 x 3 neighbourhood / (1 + τt)) and KSOM-Gaussian (exp(-d (1 + τt) / b)), τ = 0.1,
-b = 100 (the code's default), each with the count initialised to N = 0 and N = 1. The
+b = 10 (the authors' training script), each with the count initialised to N = 0 and N = 1. The
 loss read is the validation reconstruction MSE every 100 steps (the best of a run is its
 loss, as the paper's table); codebook usage is the perplexity of the codes chosen on the
 validation images.
@@ -19,9 +19,10 @@ validation images.
 Checks (specs' thresholds; seed means):
 1. Comparable final loss: each KSOM's best validation loss at N = 1 within 5% of EMA's
    (precondition, ours: EMA's is <= 0.5 x the MSE of predicting the mean image).
-2. Robust to the initialisation: each KSOM's best loss at N = 0 within 5% of its own at
-   N = 1; and EMA at N = 0 uses its codebook poorly: usage perplexity <= 0.6 x each
-   KSOM's at N = 0.
+2. Robust to the initialisation where EMA is not: each KSOM's best loss at N = 0 within 5%
+   of its own at N = 1 while EMA's is more than 5% apart (the contrast is ours: without
+   it the check would pass for EMA too); and EMA at N = 0 uses its codebook poorly: usage
+   perplexity <= 0.6 x each KSOM's at N = 0.
 3. Faster early (the paper's convergence table): each KSOM at N = 1 reaches 1.1 x EMA's
    best validation loss (per seed) in fewer steps than EMA does.
 4. Topological order: decoding each code alone (in every latent slot), the mean image
@@ -48,12 +49,11 @@ a threshold: steps to half the mean image's MSE, EMA 660, hard 400, Gaussian 580
 import dataclasses
 from dataclasses import dataclass
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from complab import rng
+from complab import rng, training
 from complab.config import require
 from complab.experiments.base import Check, Experiment, Results
 from complab.learners import kohonen_vq as kv
@@ -114,7 +114,7 @@ def run(cfg: Config, cell: dict, key: jax.Array, ctx) -> list[dict]:
     state = ctx.fit("train", learner, learner.init(k_code, model), task, key=k_train, steps=cfg.train.steps,
                     batch_size=cfg.batch_size, evaluate=evaluate,
                     eval_at=tuple(range(0, cfg.train.steps + 1, cfg.eval_every)))
-    final = {k: float(v) for k, v in eqx.filter_jit(_evaluate)(None, state, task).items()}
+    final = {k: float(v) for k, v in training.evaluation(evaluate, jax.random.key(0), state).items()}
     mean_image = task.full("train").x[:, 0].mean(0)
     baseline = float(((task.full("test").x[:, 0] - mean_image[None]) ** 2).mean())
     return [{**final, **topology(state.model, state.codebook.w, cfg.vq.grid), "baseline_mse": baseline}]
@@ -165,7 +165,8 @@ def expect(results: Results, cfg: Config) -> list[Check]:
     baseline = float(np.mean([r["baseline_mse"] for r in results.select(kind="ema", counter_init=1.0)] or [np.nan]))
     learned = ema1["best"] <= LEARNED * baseline  # the precondition: EMA-VQ reconstructs, not only the mean image
     ok1 = full and learned and all(rel(m[(k, 1.0)]["best"], ema1["best"]) <= LOSS_TOL for k in ksom)
-    ok2a = full and bool(ksom) and all(rel(m[(k, 0.0)]["best"], m[(k, 1.0)]["best"]) <= LOSS_TOL for k in ksom)
+    ok2a = (full and bool(ksom) and all(rel(m[(k, 0.0)]["best"], m[(k, 1.0)]["best"]) <= LOSS_TOL for k in ksom)
+            and rel(ema0["best"], ema1["best"]) > LOSS_TOL)
     ok2b = full and bool(ksom) and all(ema0["usage"] <= USAGE_RATIO * m[(k, 0.0)]["usage"] for k in ksom)
     ok3 = full and bool(ksom) and all(m[(k, 1.0)]["steps"] < ema1["steps"] for k in ksom)
     ok4 = full and bool(ksom) and all(m[(k, 1.0)]["image"] <= ORDERED for k in ksom) and ema1["image"] >= UNORDERED
@@ -177,7 +178,8 @@ def expect(results: Results, cfg: Config) -> list[Check]:
         Check(f"KSOM ends comparable to EMA: best validation loss within {LOSS_TOL:.0%} of EMA's at N = 1 (and EMA "
               f"learned: <= {LEARNED} x the mean image's MSE)", ok1,
               "best validation MSE, N = 1: " + said("best", "{:.5f}") + f"; the mean image's {baseline:.5f}"),
-        Check(f"KSOM is robust to the count initialisation: N = 0 within {LOSS_TOL:.0%} of N = 1", ok2a,
+        Check(f"KSOM is robust to the count initialisation where EMA is not: each KSOM's best loss at N = 0 within "
+              f"{LOSS_TOL:.0%} of its N = 1, EMA's more than {LOSS_TOL:.0%} apart", ok2a,
               "best validation MSE, N = 0: " + said("best", "{:.5f}", 0.0) + "; N = 1: " + said("best", "{:.5f}")),
         Check(f"EMA at N = 0 uses its codebook poorly: usage perplexity <= {USAGE_RATIO} x each KSOM's at N = 0",
               ok2b, f"usage perplexity (of {cfg.vq.codes}), N = 0: " + said("usage", "{:.1f}", 0.0) + "; N = 1: "

@@ -20,18 +20,19 @@ Checks (thresholds 1-2 and 4's V from the specs; choices marked):
 1. Selecting the checkpoint by OOD-validation F1 gives a test F1 >= 1 point above the
    checkpoint selected by OOD-validation accuracy (mean over every run, all learning
    rates and seeds; the paper's tables show 3.4 and 0.6 F1 points).
-1b. The mirror: selecting by accuracy gives a test accuracy no lower than the
-   F1-selected checkpoint's (the paper's tables: 0.4 and 0.0 points; no margin asked).
-2. Over the checkpoints of the second half of training (those a selection chooses
-   among; our choice, the early ones are worse on everything), pooled over learning
+1b. The mirror: selecting by accuracy gives a higher test accuracy than the F1-selected
+   checkpoint (the paper's tables: 0.4 and 0.0 points, so no margin is asked; strictly
+   higher, so that picks that always coincide, as an untrained model's, fail).
+2. Over the checkpoints of the second half of training (where training has settled; our
+   choice, the early ones are worse on everything), pooled over learning
    rates, Spearman's rank correlation of OOD-validation F1 with OOD-test F1 is below that
    of in-distribution validation with in-distribution test, in every seed.
 3. The best learning rate (by mean OOD-validation F1 of the F1-selected checkpoints)
    beats the default by >= 2 points of OOD-test F1 (seed means).
 4. Domains go with labels: Cramér's V(domain, label) on the training split >= 0.3, and
    the domain-only classifier is well above the majority-class guess in distribution
-   (>= 10 points of accuracy, our threshold) but near it out of distribution (<= 5
-   points above), in every seed.
+   (>= 10 points of accuracy, our threshold) but adds nothing to it out of distribution
+   (at most 5 points above it; one-sided: below the guess is nothing too), every seed.
 
 Choice of difficulty: class means of std 0.5 against unit noise and unit backgrounds.
 Seed 0 was run at 0.25, 0.5 and 0.75 before the choice: at 0.25 the model is below the
@@ -55,11 +56,10 @@ in distribution and 5.6-18.6 points below it out of distribution.
 
 from dataclasses import dataclass
 
-import equinox as eqx
 import jax
 import numpy as np
 
-from complab import rng
+from complab import rng, training
 from complab.config import require
 from complab.experiments.base import Check, Experiment, Results, per_seed
 from complab.learners import optim, supervised
@@ -111,7 +111,7 @@ def run(cfg: Config, cell: dict, key: jax.Array, ctx) -> list[dict]:
     state = ctx.fit("train", learner, learner.init(k_init, model), task, key=k_train, steps=cfg.steps,
                     batch_size=cfg.batch_size, evaluate=evaluate,
                     eval_at=tuple(range(cfg.eval_every, cfg.steps + 1, cfg.eval_every)))
-    final = {k: float(v) for k, v in eqx.filter_jit(_evaluate)(None, state, task).items()}
+    final = {k: float(v) for k, v in training.evaluation(evaluate, jax.random.key(0), state).items()}
     train = task.data["train"]
     majority = int(np.bincount(np.asarray(train["y"]), minlength=cfg.task.classes).argmax())
     chance = {f"{s}_majority": float(np.mean(np.asarray(task.data[s]["y"]) == majority)) for s in ds.EVAL_SPLITS}
@@ -190,8 +190,8 @@ def expect(results: Results, cfg: Config) -> list[Check]:
         Check(f"selecting by OOD-validation F1 gives >= {F1_GAIN * 100:.0f} point more OOD-test F1 than selecting "
               "by OOD-validation accuracy (mean over every run)", full and gain_f1 >= F1_GAIN,
               f"test F1, F1-selected minus accuracy-selected: {gain_f1 * 100:+.2f} points ({len(sel)} runs)"),
-        Check("and the mirror: selecting by OOD-validation accuracy gives no less OOD-test accuracy than selecting by "
-              "F1 (mean over every run)", full and gain_acc >= 0,
+        Check("and the mirror: selecting by OOD-validation accuracy gives more OOD-test accuracy than selecting by "
+              "F1 (mean over every run)", full and gain_acc > 0,
               f"test accuracy, accuracy-selected minus F1-selected: {gain_acc * 100:+.2f} points ({len(sel)} runs)"),
         Check("OOD validation F1 ranks the late checkpoints' OOD test F1 worse than ID validation ranks ID test "
               "(Spearman, every seed)", ok2,
@@ -202,8 +202,8 @@ def expect(results: Results, cfg: Config) -> list[Check]:
               "OOD val / test F1 by learning rate: " + ", ".join(
                   f"{lr:g}: {val[lr] * 100:.1f} / {test[lr] * 100:.1f}" for lr in cfg.lrs) + f"; best {best:g}"),
         Check(f"domains go with labels: Cramér's V >= {ASSOCIATION}; a domain-only classifier is >= "
-              f"{ABOVE_ID * 100:.0f} points above the majority guess in distribution and <= {NEAR_OOD * 100:.0f} "
-              "above it out of distribution (each seed)", ok4,
+              f"{ABOVE_ID * 100:.0f} points above the majority guess in distribution and adds nothing out of "
+              f"distribution (<= {NEAR_OOD * 100:.0f} points above the guess; each seed)", ok4,
               f"V {per_seed(v, '{:.2f}')}; domain-only minus majority accuracy, ID test {per_seed(id_gap)}, "
               f"OOD test {per_seed(ood_gap)}"),
     ]

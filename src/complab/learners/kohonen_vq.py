@@ -51,7 +51,7 @@ class Config:
     decay: float = 0.99
     epsilon: float = 1e-5
     shrink: float = 0.1  # τ
-    base: float = 100.0  # b, the Gaussian's width (the authors' default)
+    base: float = 10.0  # b, the Gaussian's width (the authors' training script, tasks/simple/vq_vae.py)
     commitment: float = 0.25
 
     def __post_init__(self):

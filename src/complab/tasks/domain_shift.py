@@ -36,7 +36,7 @@ from complab.tasks.base import AbstractTask, Batch, one_hot_cross_entropy
 
 SPLITS = ("train", "id_val", "id_test", "ood_val", "ood_test")
 EVAL_SPLITS = SPLITS[1:]
-MEANS_STREAM, DOMAINS_STREAM, SAMPLES_STREAM = 0, 1, 2
+MEANS_STREAM, DOMAINS_STREAM, SAMPLES_STREAM, PRIORS_STREAM = 0, 1, 2, 3
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ class Config:
 
 def priors(cfg: Config) -> np.ndarray:
     """[domains, classes] label priors pi_d ∝ z * Dirichlet(alpha)."""
-    r = np.random.default_rng([cfg.split_seed, DOMAINS_STREAM])
+    r = np.random.default_rng([cfg.split_seed, PRIORS_STREAM])
     z = (np.arange(cfg.classes) + 1.0) ** -cfg.tail
     p = z * r.dirichlet(np.full(cfg.classes, cfg.alpha), cfg.domains)
     return p / p.sum(1, keepdims=True)
