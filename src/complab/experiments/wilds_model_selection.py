@@ -34,24 +34,29 @@ Checks (thresholds 1-2 and 4's V from the specs; choices marked):
    (>= 10 points of accuracy, our threshold) but adds nothing to it out of distribution
    (at most 5 points above it; one-sided: below the guess is nothing too), every seed.
 
-Choice of difficulty: class means of std 0.5 against unit noise and unit backgrounds.
-Seed 0 was run at 0.25, 0.5 and 0.75 before the choice: at 0.25 the model is below the
-majority guess out of distribution (OOD accuracy 0.25, F1 0.13: no benchmark), at 0.75
-nearly solved (OOD accuracy 0.86, F1 0.78); 0.5 gives the iWildCam regime (in
-distribution 0.80 accuracy / 0.67 F1, out 0.61 / 0.49, F1 well below accuracy). Check 1
-passed at 0.5 only in those runs (gain +0.5 and +0.2 points at 0.25 and 0.75, where the
-F1 and accuracy picks coincide more often): the choice favours check 1, and says so.
+Choice of difficulty: class means of std 0.5 against unit noise and unit backgrounds,
+chosen on the data set's first draw (whose label priors shared a NumPy stream with the
+backgrounds; seed 0 at 0.25, 0.5 and 0.75): at 0.25 the model was below the majority
+guess out of distribution (OOD accuracy 0.25, F1 0.13: no benchmark), at 0.75 nearly
+solved (OOD accuracy 0.86, F1 0.78); 0.5 gave the iWildCam regime (in distribution 0.80
+accuracy / 0.67 F1, out 0.61 / 0.49). Check 1 passed at 0.5 only in those runs (+0.5 and
++0.2 points at 0.25 and 0.75), so the choice favoured check 1; on the present draw it
+fails anyway.
 
-Measured at the cpu tier (3 seeds, 12 runs, 28 s of compute): checks 1, 2 and 4 hold,
-1b and 3 do not. Selecting by OOD-validation F1 gains +3.09 points of OOD-test F1 over
-selecting by accuracy (9 runs); selecting by accuracy loses 0.84 points of test accuracy
-against the F1 pick (five OOD-validation domains make accuracy a noisy selector).
-Spearman over the late checkpoints, OOD / ID: 0.06 / 0.82, 0.57 / 0.69, 0.51 / 0.71. OOD
-validation / test F1 by learning rate (seed means): 1e-4 32.2 / 44.1, 3e-4 32.9 / 45.9,
-1e-3 32.3 / 42.8: the best rate gains 1.8 points, short of 2 (4,000 steps bring even the
-smallest rate to its plateau; the paper's FMoW baseline was under-trained at its rate).
-Cramér's V 0.34; the domain-only classifier is 18.0-18.5 points above the majority guess
-in distribution and 5.6-18.6 points below it out of distribution.
+Measured at the cpu tier (3 seeds, 12 runs, 45 s of compute; the present data set, the
+priors on their own stream): checks 1b and 2 hold; 1, 3 and 4 do not. In distribution
+0.79-0.80 accuracy / 0.73 F1, out 0.48-0.54 / 0.31-0.35 (seed 0). Selecting by
+OOD-validation F1 gains +0.25 points of OOD-test F1 over selecting by accuracy (9 runs;
+short of 1), selecting by accuracy +0.16 points of test accuracy. Spearman over the late
+checkpoints, OOD / ID: 0.19 / 0.47, 0.59 / 0.74, 0.62 / 0.83. OOD validation / test F1
+by learning rate (seed means): 1e-4 31.0 / 34.0, 3e-4 34.5 / 35.6, 1e-3 34.8 / 35.8: the
+best rate gains 1.8 points, short of 2. Cramér's V 0.33; the domain-only classifier is
+19.9-20.4 points above the majority guess in distribution and 3.0, 7.1, 2.9 points above
+it out of distribution (seed 1 fails). On the first draw the same code gave +3.09 (check
+1 held), -0.84 (1b failed), Spearman 0.06 / 0.82, 0.57 / 0.69, 0.51 / 0.71, learning
+rates 44.1 / 45.9 / 42.8, and the domain-only classifier 5.6-18.6 points below the guess
+out of distribution: with five OOD-validation and five OOD-test domains, which checks
+hold depends on the draw of the benchmark, as the paper warns of iWildCam's validation.
 """
 
 from dataclasses import dataclass
