@@ -10,12 +10,16 @@ digits shipped here, classes = digit x rotation, meta-train digits 0-4 (20 class
 meta-test digits 5-9 (20 others). Sync setting: 5-way 1-shot, the five labelled
 images in a random order, then the query (sequence length 6, loss at the query). Delayed
 setting: 5-way, 6 images a class in a random order, each image fed with the label of the
-one before, a prediction at every step. Models (models/encoded_sequence.py): an MLP
-encoder 64 -> 64 of each image, its label appended, then 2 layers of width 64 with 4
-heads: SRWM and DeltaNet blocks (pre-LayerNorm residual, each followed by a feedforward
-block, as the authors' layers) or a stack of 2 LSTM layers of 64 (the paper: one LSTM of
-1024; the Conv4 backbone is the MLP here). Adam 1e-3, betas (0.9, 0.995) as the paper's
-Omniglot runs, batch 64, 5,000 steps; accuracy on 2,048 meta-test episodes.
+one before, a prediction at every step; at the cpu tier only the SRWM is trained in it
+(its check reads the SRWM alone; the paper tier trains every model). Models
+(models/encoded_sequence.py): an MLP encoder 64 -> 64 of each image, its label appended,
+then 2 layers of width 64 with 4 heads: SRWM and DeltaNet blocks (pre-LayerNorm
+residual, each followed by a feedforward block, as the authors' layers), or one LSTM
+layer of 2 x width = 128 units (the specs' LSTM(128); the paper: 1024; the Conv4 backbone
+is the MLP here). Adam 1e-3, betas (0.9, 0.995) as the paper's Omniglot runs, batch 64,
+3,000 steps (the specs: 5,000; in trials the meta-test accuracy was flat from 1,500 on);
+accuracy on 2,048 meta-test episodes. A reference with no learning: the nearest support
+image in raw pixels gets 0.824 on these 5-way 1-shot episodes (0.942 5-shot).
 
 Checks (specs' thresholds; seed means):
 1. SRWM reaches >= 0.75 meta-test accuracy in the sync setting (chance 0.2).
@@ -23,6 +27,18 @@ Checks (specs' thresholds; seed means):
    learned (>= 0.1 above chance; ours, so that models all at chance do not pass).
 3. Delayed labels: SRWM's accuracy on an image after 5 labelled images of its class is
    >= 0.1 above its accuracy after 1 (it learns from the labels it is shown).
+
+Measured at the cpu tier (3 seeds, 12 runs, 57 min of compute on 2 shared cores): no
+check holds. Sync meta-test accuracy: SRWM 0.406, 0.404, 0.389 (mean 0.400), DeltaNet
+0.509, 0.421, 0.496 (0.475), LSTM 0.379, 0.392, 0.375 (0.382), half the raw-pixel
+nearest neighbour's. Final training losses on meta-training episodes, DeltaNet
+0.12-0.57, SRWM 0.81-1.02, LSTM 1.02-1.03 (chance ln 5 = 1.61): the models fit episodes
+of the 20 meta-training classes better than they transfer; our reading is that 20
+classes are too few to learn a comparison that carries over (the paper: Omniglot's
+1,100+), not tested here. With delayed labels the
+SRWM learns only to guess a label not yet shown: 0.45 on a class's first image, then
+0.32 after one labelled image and 0.33 after five (every seed within 0.01): it does not
+bind an image to the label that arrives one step later in 3,000 steps.
 """
 
 from dataclasses import dataclass
@@ -144,9 +160,10 @@ def plot(results: Results, cfg: Config):
             except ValueError:
                 continue
             axes[0].plot(t, v, color=f"C{j}", alpha=0.7, label=m if s == results.seeds[0] else None)
-        shots = [np.mean(list(_values(results, f"shot{k}_accuracy", form="delayed", model=m).values()) or [np.nan])
-                 for k in range(cfg.delayed.shots)]
-        axes[1].plot(range(cfg.delayed.shots), shots, color=f"C{j}", marker="o", label=m)
+        if m in cfg.delayed_models:
+            shots = [np.mean(list(_values(results, f"shot{k}_accuracy", form="delayed", model=m).values()) or [np.nan])
+                     for k in range(cfg.delayed.shots)]
+            axes[1].plot(range(cfg.delayed.shots), shots, color=f"C{j}", marker="o", label=m)
     axes[0].axhline(1 / cfg.sync.ways, color="k", ls=":", lw=1, label="chance")
     axes[0].set(xlabel="step", ylabel="meta-test accuracy", title="sync, 5-way 1-shot")
     axes[1].set(xlabel="labelled images of the class seen before", ylabel="meta-test accuracy",
