@@ -38,19 +38,27 @@ def at_last(task_loss: Callable) -> Callable:
     (its mask is zero elsewhere): the model computes that position alone (`model.last`),
     and the task's loss sees the batch cut to it. The value is the same."""
 
-    def loss(model, batch, key):
-        keys = None if key is None else jax.random.split(key, batch.x.shape[0])
-        valid = batch.info.get("valid")
-        pred = jax.vmap(lambda x, k, v: model.last(x, key=k, valid=v, train=True))(batch.x, keys, valid)
-        return task_loss(pred[:, None], eqx.tree_at(lambda b: (b.y, b.mask), batch, (batch.y[:, -1:],
-                                                                                   batch.mask[:, -1:])))
+    return jax.tree_util.Partial(_at_last, task_loss)
 
-    return loss
+
+def _at_last(task_loss, model, batch, key):
+    keys = None if key is None else jax.random.split(key, batch.x.shape[0])
+    valid = batch.info.get("valid")
+    pred = jax.vmap(lambda x, k, v: model.last(x, key=k, valid=v, train=True))(batch.x, keys, valid)
+    return task_loss(pred[:, None], eqx.tree_at(lambda b: (b.y, b.mask), batch, (batch.y[:, -1:],
+                                                                               batch.mask[:, -1:])))
+
+
+def _per_example(task_loss, model, batch, key):
+    return task_loss(predict(model, batch, key, train=True), batch)
 
 
 def per_example(task_loss: Callable) -> Callable:
-    """A task's `loss(pred, batch)` as a loss of the model: the model maps each example of `batch.x`."""
-    return lambda model, batch, key: task_loss(predict(model, batch, key, train=True), batch)
+    """A task's `loss(pred, batch)` as a loss of the model: the model maps each example of `batch.x`.
+    The loss is a `Partial`, so a task's bound method (an Equinox pytree) travels as data: runs
+    whose tasks differ only in their arrays (a seed's split) share one compiled training step,
+    and the task's arrays are arguments of the program, not constants baked into it."""
+    return jax.tree_util.Partial(_per_example, task_loss)
 
 
 def with_norm_penalty(loss: Callable, strength: float) -> Callable:

@@ -8,9 +8,14 @@ batches whatever key the caller passes. Subclasses implement `generate`, which m
 be jittable and deterministic in the key, `loss`, and may add the paper's metrics
 (`metrics`: accuracy, sequence accuracy, R^2 as the paper defines it). Splits are
 per instance (`splits` may be set in `__init__`, e.g. one per test length).
+
+A task's non-array fields are static under `jax.jit`: a task drawn from a per-run split
+seed keeps `seedless(cfg)` as its config and the seed as the array `split_seed`, so runs
+that differ only in their seed share compiled programs.
 """
 
 import abc
+import dataclasses
 from typing import Any
 
 import equinox as eqx
@@ -73,3 +78,9 @@ def one_hot_cross_entropy(pred: Float[Array, "batch time classes"], batch: Batch
     """Cross-entropy of logits against the one-hot targets `batch.y`, averaged over the
     masked positions (the classification tasks' loss)."""
     return masked_mean(-(jax.nn.log_softmax(pred) * batch.y).sum(-1), batch.mask)
+
+
+def seedless(cfg: Any) -> Any:
+    """`cfg` with `split_seed` 0: the static part of a task whose splits are already drawn
+    into arrays (its seed kept as the array field `split_seed`)."""
+    return dataclasses.replace(cfg, split_seed=0)

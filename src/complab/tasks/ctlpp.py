@@ -50,7 +50,7 @@ from jaxtyping import Array, Float, Int
 
 from complab.config import require
 from complab.errors import ConfigError
-from complab.tasks.base import AbstractTask, Batch, one_hot_cross_entropy
+from complab.tasks.base import AbstractTask, Batch, one_hot_cross_entropy, seedless
 
 Variant = Literal["R", "A", "S"]
 SPLITS = ("train", "iid", "ood")
@@ -264,14 +264,15 @@ def evaluate(perms: np.ndarray, x: int, fs: tuple[int, ...]) -> int:
 
 
 class CTLpp(AbstractTask):
-    cfg: Config
+    cfg: Config  # seedless: the split seed is the array below
+    split_seed: Int[Array, ""]
     perms: Int[Array, "functions symbols"]
     tokens: dict[str, Int[Array, "n time"]]
     targets: dict[str, Int[Array, " n"]]
     splits: tuple[str, ...] = eqx.field(static=True)
 
     def __init__(self, cfg: Config):
-        self.cfg = cfg
+        self.cfg, self.split_seed = seedless(cfg), jnp.asarray(cfg.split_seed, jnp.uint32)
         perms, data = build(cfg)
         self.perms, self.splits = jnp.asarray(perms), SPLITS
         self.tokens, self.targets = {}, {}

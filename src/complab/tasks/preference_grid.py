@@ -50,7 +50,7 @@ import numpy as np
 from jaxtyping import Array, Float, Int
 
 from complab.config import require
-from complab.tasks.base import AbstractTask, Batch
+from complab.tasks.base import AbstractTask, Batch, seedless
 from complab.tasks.hyperteacher import layer_combinations
 
 LAYOUT = ("wwwwwww",
@@ -112,7 +112,8 @@ def split_combinations(cfg: Config) -> tuple[np.ndarray, np.ndarray]:
 
 
 class PreferenceGrid(AbstractTask):
-    cfg: Config
+    cfg: Config  # seedless: the split seed is the array below
+    split_seed: Int[Array, ""]
     basis: Float[Array, "modules features"]
     combos: Int[Array, "count modules"]
     tasks: dict[str, Int[Array, " combos"]]  # each split's combinations, padded to the number of combinations
@@ -121,7 +122,7 @@ class PreferenceGrid(AbstractTask):
     splits: tuple[str, ...] = eqx.field(static=True)
 
     def __init__(self, cfg: Config):
-        self.cfg = cfg
+        self.cfg, self.split_seed = seedless(cfg), jnp.asarray(cfg.split_seed, jnp.uint32)
         self.basis = jax.random.normal(jax.random.key(cfg.split_seed), (cfg.modules, cfg.features))
         self.combos = jnp.asarray(layer_combinations(cfg.modules, cfg.max_hot))
         # padded to one length, so that both supports' tasks run through the same compiled code

@@ -27,11 +27,11 @@ from typing import Literal
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array
+from jaxtyping import Array, Int
 
 from complab.config import require
 from complab.tasks import digits
-from complab.tasks.base import AbstractTask, Batch, one_hot_cross_entropy
+from complab.tasks.base import AbstractTask, Batch, one_hot_cross_entropy, seedless
 
 OBJECTS = 100
 PROBLEMS = {"same_diff": (2, 2), "rmts": (6, 2), "dist3": (9, 4), "identity": (9, 4)}  # length, classes
@@ -90,13 +90,14 @@ def _problem(key: Array, pool: Array, problem: str) -> tuple[Array, Array]:
 
 
 class Relational(AbstractTask):
-    cfg: Config
+    cfg: Config  # seedless: the split seed is the array below
+    split_seed: Int[Array, ""]
     images: Array  # [100, 64]
     pools: dict[str, Array]
     splits: tuple[str, ...] = ("train", "test")
 
     def __init__(self, cfg: Config):
-        self.cfg = cfg
+        self.cfg, self.split_seed = seedless(cfg), jnp.asarray(cfg.split_seed, jnp.uint32)
         self.images = jnp.asarray(objects(), jnp.float32)
         order = np.random.default_rng(cfg.split_seed).permutation(OBJECTS)
         test = np.sort(order[:cfg.held_out]) if cfg.held_out else np.arange(OBJECTS)
