@@ -42,12 +42,11 @@ that is open.
 
 from dataclasses import dataclass
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from complab import rng
+from complab import rng, training
 from complab.config import require
 from complab.experiments.base import Check, Experiment, Results, per_seed
 from complab.learners import optim, supervised
@@ -97,7 +96,7 @@ def run(cfg: Config, cell: dict, key: jax.Array, ctx) -> list[dict]:
     evaluate = jax.tree_util.Partial(_evaluate, task=task)
     state = ctx.fit("train", learner, learner.init(k_init, model), task, key=k_train, steps=cfg.train.steps,
                     batch_size=cfg.batch_size, evaluate=evaluate, eval_at=linear_steps(cfg.train.steps, CURVE_POINTS))
-    final = eqx.filter_jit(_evaluate)(None, state, task)
+    final = training.evaluation(evaluate, jax.random.key(0), state)
     (n, s), (n_0, s_0) = state.model.shape(), model.shape()
     return [{"accuracy": float(final["accuracy"]), "n_mean": float(n.mean()), "s_mean": float(s.mean()),
              "s_moved": float(jnp.abs(s - s_0).mean()), "n_moved": float(jnp.abs(n - n_0).mean()),

@@ -36,11 +36,10 @@ perfect on 95 objects it never saw.
 
 from dataclasses import dataclass
 
-import equinox as eqx
 import jax
 import numpy as np
 
-from complab import rng
+from complab import rng, training
 from complab.config import require
 from complab.experiments.base import Check, Experiment, Results
 from complab.learners import optim, supervised
@@ -51,6 +50,7 @@ from complab.training import linear_steps
 THRESHOLD = {"same_diff": 0.90, "rmts": 0.85, "dist3": 0.75, "identity": 0.75}
 GAP, STAYS, MOST = 0.15, 0.05, 3
 CURVE_POINTS = 6
+CURVE_BATCH = 256  # the curve's evaluation batch (the final evaluation: eval_batch; smaller tiers share one)
 
 
 @dataclass(frozen=True)
@@ -85,10 +85,11 @@ def run(cfg: Config, cell: dict, key: jax.Array, ctx) -> list[dict]:
     length = rel.PROBLEMS[cell["problem"]][0]
     model = cn.RelationalNet(cn.Config(kind=cell["model"], dim=cfg.dim, length=length), *task.dims, key=k_init)
     learner = supervised.Supervised(cfg.train, supervised.per_example(task.loss))
-    evaluate = jax.tree_util.Partial(_evaluate, task=task, n=256)
+    evaluate = jax.tree_util.Partial(_evaluate, task=task, n=min(CURVE_BATCH, cfg.eval_batch))
     state = ctx.fit("train", learner, learner.init(k_init, model), task, key=k_train, steps=cfg.train.steps,
                     batch_size=cfg.batch_size, evaluate=evaluate, eval_at=linear_steps(cfg.train.steps, CURVE_POINTS))
-    final = eqx.filter_jit(_evaluate)(None, state, task, cfg.eval_batch)
+    final = training.evaluation(jax.tree_util.Partial(_evaluate, task=task, n=cfg.eval_batch),
+                                jax.random.key(0), state)
     return [{"accuracy": float(final["accuracy"]), "loss": float(final["loss"])}]
 
 

@@ -41,12 +41,11 @@ for 82-89%, 70-79% and 67-84% of the test images.
 
 from dataclasses import dataclass
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from complab import rng
+from complab import rng, training
 from complab.config import require
 from complab.experiments.base import Check, Experiment, Results, per_seed
 from complab.learners import dual_form as df
@@ -122,7 +121,7 @@ def run(cfg: Config, cell: dict, key: jax.Array, ctx) -> list[dict]:
     state = ctx.fit("train", learner, learner.init(k_init, model), task, key=k_train, steps=cfg.steps,
                     batch_size=cfg.batch_size, evaluate=evaluate, eval_at=linear_steps(cfg.steps, CURVE_POINTS),
                     checkpoint=False)
-    final = eqx.filter_jit(_evaluate)(None, state, task)
+    final = training.evaluation(evaluate, jax.random.key(0), state)
     test = task.full("test")
     x = test.x[:cfg.test_inputs, 0].astype(state.model.weights[0].dtype)
     labels = test.info["label"][:cfg.test_inputs]

@@ -50,12 +50,11 @@ the explosion it measures is modest (about 1.2x the large rate's peak).
 
 from dataclasses import dataclass, replace
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from complab import rng
+from complab import rng, training
 from complab.config import require
 from complab.experiments.base import Check, Experiment, Results, per_seed
 from complab.learners import optim, supervised
@@ -140,7 +139,7 @@ def run(cfg: Config, cell: dict, key: jax.Array, ctx) -> list[dict]:
     points = tuple(range(0, cfg.steps + 1, cfg.fisher_every))
     state = ctx.fit("train", learner, learner.init(k_init, model), task, key=k_train, steps=cfg.steps,
                     batch_size=cfg.batch_size, evaluate=evaluate, eval_at=points)
-    final = eqx.filter_jit(_evaluate)(jax.random.key(0), state, task, cfg.fisher_images)
+    final = training.evaluation(evaluate, jax.random.key(0), state)
     return [{k: float(v) for k, v in final.items()}]
 
 

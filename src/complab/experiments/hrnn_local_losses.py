@@ -34,11 +34,10 @@ with the cut and the local loss (a prototype at k = 8 and lr 1e-3 stalled at 0.3
 
 from dataclasses import dataclass
 
-import equinox as eqx
 import jax
 import numpy as np
 
-from complab import rng
+from complab import rng, training
 from complab.config import require
 from complab.experiments.base import Check, Experiment, Results
 from complab.learners import optim, supervised
@@ -100,7 +99,7 @@ def run(cfg: Config, cell: dict, key: jax.Array, ctx) -> list[dict]:
     evaluate = jax.tree_util.Partial(_evaluate, task=task, cfg=cfg)
     state = ctx.fit("train", learner, learner.init(k_init, model), task, key=k_train, steps=cfg.train.steps,
                     batch_size=cfg.batch_size, evaluate=evaluate, eval_at=linear_steps(cfg.train.steps, CURVE_POINTS))
-    final = eqx.filter_jit(_evaluate)(None, state, task, cfg)
+    final = training.evaluation(evaluate, jax.random.key(0), state)
     t, k = cfg.task.length, cfg.model.k
     return [{"recall_accuracy": float(final["recall_accuracy"]), "loss": float(final["loss"]),
              "stored_states": t if variant == "full" else k + t // k}]

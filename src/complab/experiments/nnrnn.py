@@ -47,12 +47,11 @@ so the paired check fails.
 
 from dataclasses import dataclass
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from complab import rng
+from complab import rng, training
 from complab.config import require
 from complab.experiments.base import Check, Experiment, Results, per_seed
 from complab.learners import optim, supervised
@@ -63,6 +62,7 @@ from complab.training import linear_steps
 
 LEARNED, STUCK, AS_GOOD, DEPARTURE, SEQ_LEARNED = 0.3, 0.7, 1.1, 0.05, 0.5
 CURVE_POINTS = 11
+CURVE_BATCH = 256  # the curve's evaluation batch (the final evaluation: eval_batch; smaller tiers share one)
 
 
 @dataclass(frozen=True)
@@ -140,10 +140,11 @@ def run(cfg: Config, cell: dict, key: jax.Array, ctx) -> list[dict]:
     groups = (optim.Group(r"\.s$", arm.lr_orth / arm.lr),) if kind != "rnn" else ()
     learner = supervised.Supervised(optim.Config(kind="rmsprop", lr=arm.lr, b2=0.99, steps=arm.steps, groups=groups),
                                     _loss(task.loss, arm.delta, arm.t_decay))
-    evaluate = jax.tree_util.Partial(_evaluate, task=task, n=256 if copy else 0)
+    evaluate = jax.tree_util.Partial(_evaluate, task=task, n=min(CURVE_BATCH, cfg.eval_batch) if copy else 0)
     state = ctx.fit("train", learner, learner.init(k_init, model), task, key=k_train, steps=arm.steps,
                     batch_size=arm.batch_size, evaluate=evaluate, eval_at=linear_steps(arm.steps, CURVE_POINTS))
-    final = eqx.filter_jit(_evaluate)(None, state, task, cfg.eval_batch if copy else 0)
+    final = training.evaluation(jax.tree_util.Partial(_evaluate, task=task, n=cfg.eval_batch if copy else 0),
+                                jax.random.key(0), state)
     m = state.model
     row = {"loss": float(final["loss"]), "departure": departure(m),
            "alpha_mean": float(m.alpha.mean()) if m.alpha is not None else 1.0}

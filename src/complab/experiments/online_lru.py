@@ -51,7 +51,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from complab import rng
+from complab import rng, training
 from complab.config import require
 from complab.experiments.base import Check, Experiment, Results, per_seed
 from complab.learners import meta, online, optim
@@ -154,7 +154,7 @@ def run(cfg: Config, cell: dict, key: jax.Array, ctx) -> list[dict]:
     evaluate = jax.tree_util.Partial(_evaluate, task=task, cfg=cfg, rule=rule)
     state = ctx.fit("train", learner, learner.init(k_init, model), task, key=k_train, steps=cfg.train.steps,
                     batch_size=cfg.batch_size, evaluate=evaluate, eval_at=linear_steps(cfg.train.steps, CURVE_POINTS))
-    final = {k: float(v) for k, v in eqx.filter_jit(_evaluate)(None, state, task, cfg, rule).items()}
+    final = {k: float(v) for k, v in training.evaluation(evaluate, jax.random.key(0), state).items()}
     longer = copy.Copy(copy.Config(bits=cfg.task.bits, length=LONGER * cfg.task.length, pad=cfg.task.pad))
     row = dict(final)
     if rule in ("online", "bptt"):  # the truncated and spatial rules hold what the online rule holds, less the traces

@@ -61,7 +61,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from complab import rng
+from complab import rng, training
 from complab.config import require
 from complab.experiments.base import Check, Experiment, Results, per_seed
 from complab.learners import optim, supervised
@@ -71,6 +71,7 @@ from complab.training import linear_steps
 
 ALIVE, VANISHED, SOLVED, STUCK = 1.0, 2.0, 0.9, 0.25
 CURVE_POINTS = 11
+CURVE_BATCH = 256  # the curve's evaluation batch (the final evaluation: eval_batch; smaller tiers share one)
 SPAN = 10  # steps averaged at each end of the delay
 
 
@@ -139,11 +140,12 @@ def run(cfg: Config, cell: dict, key: jax.Array, ctx) -> list[dict]:
     if kind not in cfg.trained:
         return [row]
     learner = supervised.Supervised(cfg.train, supervised.per_example(task.loss))
-    evaluate = jax.tree_util.Partial(_evaluate, task=task, n=256)
+    evaluate = jax.tree_util.Partial(_evaluate, task=task, n=min(CURVE_BATCH, cfg.eval_batch))
     state = ctx.fit("train", learner, learner.init(k_init, model), task, key=k_train, steps=cfg.train.steps,
                     batch_size=cfg.batch_size, evaluate=evaluate, eval_at=linear_steps(cfg.train.steps, CURVE_POINTS))
     after = np.asarray(measure(state.model, probe))
-    final = eqx.filter_jit(_evaluate)(None, state, task, cfg.eval_batch)
+    final = training.evaluation(jax.tree_util.Partial(_evaluate, task=task, n=cfg.eval_batch),
+                                jax.random.key(0), state)
     return [{**row, "recall_accuracy": float(final["recall_accuracy"]), "loss": float(final["loss"]),
              "decay_trained": decay(after, cfg), "grad_trained": np.log10(after).round(3).tolist()}]
 
