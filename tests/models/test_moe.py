@@ -37,10 +37,14 @@ def test_expert_dropout_acts_only_with_a_key_and_never_selects_a_dropped_expert(
     np.testing.assert_array_equal(block.trace(x)["gates"], block.trace(x)["gates"])
     for k in range(6):
         key = jax.random.key(k)
-        kept = np.asarray(jax.random.bernoulli(key, 0.5, (8,)))
-        gates = np.asarray(block.trace(x, key)["gates"])
-        assert (gates[:, ~kept] == 0).all()  # a dropped expert is never used
-        assert ((gates > 0).sum(1) == min(3, kept.sum())).all()  # the top 3 of the kept ones are
+        kept = np.asarray(jax.random.bernoulli(key, 0.5, (20, 8)))  # per token and expert, as the authors' mask
+        tr = block.trace(x, key)
+        gates, scores = np.asarray(tr["gates"]), np.asarray(jax.nn.sigmoid(tr["logits"]))
+        assert (gates[~kept] == 0).all()  # a dropped expert is never used for that token
+        assert ((gates > 0).sum(1) == np.minimum(3, kept.sum(1))).all()  # the top 3 of the kept ones are
+        for t in range(20):
+            top = np.argsort(-np.where(kept[t], scores[t], -1))[:min(3, kept[t].sum())]
+            np.testing.assert_allclose(gates[t, top], scores[t, top], rtol=1e-6)  # weighted by their own score
 
 
 def test_entropy_regulariser_is_minus_log_experts_when_uniform_and_zero_when_peaked():

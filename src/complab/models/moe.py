@@ -7,8 +7,10 @@ selection score per expert, the top K experts by score are used, weighted by it:
     sigma-MoE:   s = sigmoid(W_s x),  y = sum_{e in topK(s)} s_e W_2^e relu(W_1^e x)
     softmax-MoE: s = softmax(W_s x),  same sum (the Switch / Shazeer gating)
 
-Expert dropout (training only): each expert is dropped with probability
-`expert_dropout` for the whole sequence before the top-K choice. The regulariser of
+Expert dropout (training only): each (token, expert) score is dropped with probability
+`expert_dropout` before the top-K choice, so a dropped expert is not chosen for that
+token; a chosen expert's weight is its score as drawn (the authors' code,
+RobertCsordas/moe layers/moe_layer.py: a mask the shape of the scores, after the sigmoid). The regulariser of
 the paper, `entropy_regulariser`, is the negative entropy of the selection
 distribution softmax(W_s x) averaged over the tokens of a batch, read from the trace
 ("logits"), added to the loss with the experiment's weight. The experts are
@@ -69,8 +71,8 @@ class MoE(AbstractFeedforward):
         scores = jax.nn.sigmoid(logits) if self.cfg.gate == "sigmoid" else jax.nn.softmax(logits, -1)
         eligible = scores
         if key is not None and self.cfg.expert_dropout > 0:
-            kept = jax.random.bernoulli(key, 1.0 - self.cfg.expert_dropout, (self.cfg.experts,))
-            eligible = jnp.where(kept[None], scores, -1.0)
+            kept = jax.random.bernoulli(key, 1.0 - self.cfg.expert_dropout, scores.shape)
+            eligible = jnp.where(kept, scores, -1.0)
         _, top = jax.lax.top_k(eligible, self.cfg.k)
         chosen = jnp.zeros_like(scores, bool).at[jnp.arange(x.shape[0])[:, None], top].set(True)
         gates = jnp.where(chosen & (eligible >= 0), scores, 0.0)
