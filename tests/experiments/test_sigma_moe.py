@@ -1,5 +1,8 @@
 """The σ-MoE checks pass on results of the claimed shape and each fails for its reason;
-the dense baseline has the MoE's parameters, and the loss adds the regulariser."""
+the dense baseline has the MoE's parameters and the authors' init, and the loss adds the
+regulariser."""
+
+import dataclasses
 
 import equinox as eqx
 import jax
@@ -17,13 +20,13 @@ BPC = {"dense": 2.00, "sigma_moe": 2.01, "softmax_moe": 2.10, "sigma_moe_noreg":
 USE = {"sigma_moe": 0.9, "softmax_moe": 0.8, "sigma_moe_noreg": 0.5}
 
 
-def _results(bpc=None, use=None, drop=None):
+def _results(bpc=None, use=None, drop=None, active=2.0):
     bpc, use = {**BPC, **(bpc or {})}, {**USE, **(use or {})}
     def at(v, s):  # a number for every seed, or one per seed
         return v[s] if isinstance(v, list) else v
 
     rows = [{"seed": s, "model": m, "bpc": at(bpc[m], s), "unigram_bpc": 4.5,
-             **({"usage_rel_perplexity": at(use[m], s)} if m in use else {})}
+             **({"usage_rel_perplexity": at(use[m], s), "active_experts": active} if m in use else {})}
             for s in (0, 1, 2) for m in CFG.models if drop != (s, m)]
     return Results(rows)
 
@@ -40,6 +43,10 @@ def _results(bpc=None, use=None, drop=None):
 ])
 def test_each_check_fails_for_its_reason(bpc, use, want):
     assert [c.passed for c in sm.EXPERIMENT.expect(_results(bpc, use), CFG)] == want
+
+
+def test_a_mixture_that_uses_more_than_k_experts_a_token_does_not_match_for_its_flops():
+    assert [c.passed for c in sm.EXPERIMENT.expect(_results(active=8.0), CFG)] == [False, True, True]
 
 
 def test_a_missing_run_fails_its_checks():
@@ -71,6 +78,19 @@ def test_the_loss_adds_gamma_times_each_layers_regulariser():
     reg = sum(moe.entropy_regulariser(tr[f"block{i}.ff.logits"]) for i in range(cfg.layers))
     np.testing.assert_allclose(sm.lm_loss(task, 0.5, cfg.layers)(model, batch, key), plain + 0.5 * reg, rtol=1e-6)
     assert float(reg) < 0
+
+
+def test_the_authors_init_scales_and_zeroes_the_dense_block():
+    cfg = sm.EXPERIMENT.tiers["cpu"]
+    model = sequence.SequenceModel(sm.model_config(cfg, "dense"), ct.VOCAB, ct.VOCAB, key=jax.random.key(0))
+    ff = sm.authors_init(model, cfg, jax.random.key(1)).ffs[0]
+    assert float(jnp.abs(ff.up.bias).max()) == 0 and float(jnp.abs(ff.down.bias).max()) == 0
+    np.testing.assert_allclose(float(ff.up.weight.std()), cfg.width ** -0.5, rtol=0.05)
+    np.testing.assert_allclose(float(ff.down.weight.std()), round(sm.dense_hidden(cfg)) ** -0.5, rtol=0.05)
+    mixture = sequence.SequenceModel(sm.model_config(cfg, "sigma_moe"), ct.VOCAB, ct.VOCAB, key=jax.random.key(0))
+    deep = dataclasses.replace(cfg, layers=8)
+    scaled = sm.authors_init(mixture, deep, jax.random.key(1)).ffs[0]
+    np.testing.assert_allclose(scaled.w_in, mixture.ffs[0].w_in * 0.5, rtol=1e-6)  # sqrt(2 / 8)
 
 
 def test_usage_and_its_relative_perplexity():

@@ -13,7 +13,7 @@ every result.
 
 `sample` draws windows of `context + 1` bytes at uniform random starts within the
 split: inputs the first `context` bytes (one-hot), targets the next byte at each
-position. `windows` gives a split's first non-overlapping windows in order, the fixed
+position. `windows` gives non-overlapping windows spread evenly over a split, the fixed
 evaluation set. Loss: cross-entropy in nats; bits per character = loss / ln 2.
 """
 
@@ -98,10 +98,12 @@ class CharText(AbstractTask):
         return self._batch(jax.random.randint(key, (batch_size,), a, b - self.cfg.context))
 
     def windows(self, split: str, n: int) -> Batch:
-        """The first n non-overlapping windows of `split`, in order (fewer if it is shorter)."""
+        """n non-overlapping windows spread evenly over `split` (its first and its last
+        included), in order; all of them when the split holds fewer."""
         a, b = self.bounds[split]
-        n = min(n, (b - a - 1) // self.cfg.context)
-        return self._batch(a + self.cfg.context * jnp.arange(n))
+        fit = (b - a - 1) // self.cfg.context
+        slots = np.round(np.linspace(0, fit - 1, min(n, fit))).astype(np.int64)
+        return self._batch(jnp.asarray(a + self.cfg.context * slots))
 
     def loss(self, pred: Float[Array, "batch time vocab"], batch: Batch) -> Float[Array, ""]:
         return one_hot_cross_entropy(pred, batch)
