@@ -106,15 +106,15 @@ def _logits(model: mlp.MLP, x):
 
 
 def _loss(task: dc.DigitClasses, cfg: Config, penalised: bool):
-    base = supervised.per_example(task.loss)
+    """The task's loss, plus the Fisher penalty where `penalised` (a Partial: runs share the compiled step)."""
+    return jax.tree_util.Partial(_fisher_loss, supervised.per_example(task.loss), cfg, penalised)
 
-    def loss(model, batch, key):
-        total = base(model, batch, key)
-        if penalised:
-            total = total + cfg.penalty * fisher_penalty(_logits, model, batch.x[:cfg.penalty_batch, -1], key)
-        return total
 
-    return loss
+def _fisher_loss(base, cfg, penalised, model, batch, key):
+    total = base(model, batch, key)
+    if penalised:
+        total = total + cfg.penalty * fisher_penalty(_logits, model, batch.x[:cfg.penalty_batch, -1], key)
+    return total
 
 
 def _evaluate(key, state, task, n):

@@ -71,17 +71,17 @@ def cells(cfg: Config) -> list[dict]:
 
 
 def _loss(task: sc.SymbolCopy, variant: str, weight: float):
-    cut = variant != "full"
+    """The variant's training loss (a Partial: runs share the compiled step)."""
+    return jax.tree_util.Partial(_variant_loss, task, variant, weight)
 
-    def loss(model, batch, key):
-        del key
-        named = jax.vmap(lambda x: model.trace(x, cut))(batch.x)
-        total = task.loss(named["out"], batch)
-        if variant == "local":
-            total = total + weight * jax.vmap(model.local_loss)(batch.x, named["summaries"]).mean()
-        return total
 
-    return loss
+def _variant_loss(task, variant, weight, model, batch, key):
+    del key
+    named = jax.vmap(lambda x: model.trace(x, variant != "full"))(batch.x)
+    total = task.loss(named["out"], batch)
+    if variant == "local":
+        total = total + weight * jax.vmap(model.local_loss)(batch.x, named["summaries"]).mean()
+    return total
 
 
 def _evaluate(key, state, task, cfg: Config):

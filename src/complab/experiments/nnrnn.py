@@ -105,15 +105,15 @@ def cells(cfg: Config) -> list[dict]:
 
 
 def _loss(task_loss, delta: float, t_decay: float):
-    base = supervised.per_example(task_loss)
+    """The task's loss plus the nnRNN's penalties (a Partial: runs share the compiled step)."""
+    return jax.tree_util.Partial(_penalised, supervised.per_example(task_loss), delta, t_decay)
 
-    def loss(model, batch, key):
-        total = base(model, batch, key)
-        if model.alpha is not None:
-            total = total + delta * jnp.sum((model.alpha - 1) ** 2) + t_decay * jnp.sum(model.non_normal() ** 2)
-        return total
 
-    return loss
+def _penalised(base, delta, t_decay, model, batch, key):
+    total = base(model, batch, key)
+    if model.alpha is not None:
+        total = total + delta * jnp.sum((model.alpha - 1) ** 2) + t_decay * jnp.sum(model.non_normal() ** 2)
+    return total
 
 
 def _evaluate(key, state, task, n):

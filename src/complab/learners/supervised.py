@@ -66,12 +66,13 @@ def with_norm_penalty(loss: Callable, strength: float) -> Callable:
     trainable array, the L2 term of Singh et al.'s code (icl-dynamics `main.py`); the
     norm of an all-zero array adds nothing and has gradient zero."""
 
-    def penalised(model, batch, key):
-        norms = [jnp.sqrt(jnp.sum(jnp.square(w)) + 1e-24) for w in jax.tree.leaves(eqx.filter(model,
-                                                                                       eqx.is_inexact_array))]
-        return loss(model, batch, key) + strength * sum(norms)
+    return jax.tree_util.Partial(_norm_penalised, loss, strength)
 
-    return penalised
+
+def _norm_penalised(loss, strength, model, batch, key):
+    norms = [jnp.sqrt(jnp.sum(jnp.square(w)) + 1e-24) for w in jax.tree.leaves(eqx.filter(model,
+                                                                                   eqx.is_inexact_array))]
+    return loss(model, batch, key) + strength * sum(norms)
 
 
 class Supervised(AbstractLearner):
