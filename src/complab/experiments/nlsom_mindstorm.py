@@ -329,7 +329,8 @@ def plot(results: Results, cfg: Config):
                 axes[0].plot(*zip(*pts), style, color=f"C{j}", label=f"{cond} {structure.replace('_', ' ')}")
     joined = [_mean(_per_seed(results, kind="newcomer", round=r)) for r in rounds]
     axes[0].plot(rounds, joined, "--", color="k", lw=1, label="reliable + newcomer, vote")
-    axes[0].set(xlabel="mindstorm round", ylabel="test accuracy", title="society structures and rounds")
+    axes[0].set(xlabel="mindstorm round", ylabel="test accuracy", title="society structures and rounds",
+                xticks=rounds)
     sizes = sorted({r["members"] for r in results.select(kind="size")})
     axes[1].plot(sizes, [_mean(_per_seed(results, kind="size", members=k)) for k in sizes], "-o",
                  label="vote at round 0, first k members")
