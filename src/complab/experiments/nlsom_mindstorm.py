@@ -33,7 +33,8 @@ CONF=hi ("colluding": a bloc pushing one wrong answer; liars that knew the answe
 avoided it would tell the leader which digit it is not). A newcomer (an MLP on the
 central 4 x 4 crop, with its own cross-fitted listener heads) joins the reliable
 society; the others' members and heads are not retrained, their heads now read its
-message among the others'. Token cost: 2 tokens per member per round.
+message among the others'. Token cost: 2 tokens per member per round. The curve: the
+members' mean accuracy on the society split while they train.
 
 Checks (seed means, test accuracy, 2 rounds):
 1. The society beats its best member by >= 3 points (specs): the reliable society's
@@ -74,7 +75,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from complab import rng
+from complab import rng, training
 from complab.config import require
 from complab.experiments.base import Check, Experiment, Results, per_seed
 from complab.learners import optim, supervised
@@ -85,6 +86,7 @@ VIEWS = ("top_left", "top_right", "bottom_left", "bottom_right", "row_sums", "co
 RULE, NEWCOMER = "masses", "centre"
 CONDITIONS = ("reliable", "random", "colluding")
 BEATS_BEST = 0.03
+CURVE_POINTS = 11
 
 
 @dataclass(frozen=True)
@@ -127,11 +129,20 @@ def _stacked_loss(model, batch, key):
     return -jnp.take_along_axis(logp, y[None, :, None], -1).mean(1).sum()
 
 
-def _fit(ctx, name, cfg, model, x, y, key):
+def _fit(ctx, name, cfg, model, x, y, key, watch=None):
+    """Train stacked models on the whole (x, y); `watch` = (x, y) of another split gives a
+    curve of their mean accuracy there."""
     learner = supervised.Supervised(cfg, _stacked_loss)
+    evaluate = None if watch is None else jax.tree_util.Partial(_watch, x=watch[0], y=watch[1])
     state = ctx.fit(name, learner, learner.init(key, model), jax.tree_util.Partial(_whole, batch=(x, y)), key=key,
-                    steps=cfg.steps)
+                    steps=cfg.steps, evaluate=evaluate,
+                    eval_at=training.linear_steps(cfg.steps, CURVE_POINTS) if watch is not None else ())
     return state.model
+
+
+def _watch(key, state, x, y):
+    del key
+    return {"accuracy": jnp.mean(state.model(x).argmax(-1) == y[None])}
 
 
 def _crossfit(ctx, name, cfg, heads, inputs, labels, key) -> tuple:
@@ -215,7 +226,8 @@ def run(cfg: Config, cell: dict, key: jax.Array, ctx) -> list[dict]:
 
     members = _fit(ctx, "members", cfg.members_train, so.Members(len(cfg.views), cfg.hidden,
                                                                  key=rng.named(k_members, "init")),
-                   features(cfg.views, "members"), labels["members"], rng.named(k_members, "fit"))
+                   features(cfg.views, "members"), labels["members"], rng.named(k_members, "fit"),
+                   watch=(features(cfg.views, "society"), labels["society"]))
     own = {s: jnp.concatenate([members(features(cfg.views, s)), rule_agent(data["members"], data[s][0])[None]])
            for s in ("society", "test")}
     n = own["test"].shape[0]
