@@ -64,7 +64,8 @@ softmax-MoE 2.345, 2.313, 2.317 (2.325: worse on average, but better than σ-MoE
 2, so the paired check fails); σ-MoE without regulariser and expert dropout 2.307,
 2.296, 2.312 (2.305, better than with them). Usage perplexity / N_E: σ-MoE 0.851,
 0.883, 0.856; without regulariser and dropout 0.809, 0.881, 0.890; softmax 0.744,
-0.854, 0.762 (its least-used expert gets about 1% of the selections, σ-MoE's about 5%):
+0.854, 0.762 (its least-used expert in a layer gets 0.2-3% of the selections, σ-MoE's
+4-8%):
 no collapse without them in 1,500 steps. The paper's claims are at 100k steps of
 12-16-layer models; at 2 layers and 3M training characters the MoE trails the dense
 block, and gamma = 1e-4 is too weak to move the usage measurably. Before the review
