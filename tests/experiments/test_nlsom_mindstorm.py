@@ -38,6 +38,7 @@ def _results(society=None, best=0.90, newcomer=0.98):
     ({("colluding", 2, "vote"): 0.97, ("random", 2, "vote"): 0.97}, 0.9, 0.98,
      [True, True, False, True]),  # unreliable members cost nothing: nothing to compare
     ({}, 0.90, 0.97, [True, True, True, False]),  # the newcomer adds nothing
+    ({k: v / 3 for k, v in GOOD.items()}, 0.25, 0.40, [True, True, False, False]),  # barely trained society
 ])
 def test_each_check_fails_for_its_reason(society, best, newcomer, want):
     assert [c.passed for c in nl.EXPERIMENT.expect(_results(society, best, newcomer), CFG)] == want

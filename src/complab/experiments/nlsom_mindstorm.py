@@ -46,7 +46,9 @@ Checks (seed means, test accuracy, 2 rounds):
    nothing).
 3. With unreliable members (both kinds), the leader >= the vote after round 2 (specs),
    where the unreliable members cost the vote accuracy (ours: the structures are
-   compared where it matters).
+   compared where it matters). Checks 3 and 4 also need the reliable society to have
+   learned: its vote after round 2 >= 0.5, five times chance (ours), so that barely
+   trained members cannot pass them.
 4. The newcomer improves the vote after the last round without any retraining of the
    others (specs): accuracy with it > without it.
 
@@ -86,6 +88,7 @@ VIEWS = ("top_left", "top_right", "bottom_left", "bottom_right", "row_sums", "co
 RULE, NEWCOMER = "masses", "centre"
 CONDITIONS = ("reliable", "random", "colluding")
 BEATS_BEST = 0.03
+LEARNED = 0.5  # the reliable society's vote: five times chance (ours), before checks 3 and 4 compare
 CURVE_POINTS = 11
 
 
@@ -305,6 +308,7 @@ def expect(results: Results, cfg: Config) -> list[Check]:
     heard0, heard = acc("reliable", 0, "member_mean"), acc("reliable", last, "member_mean")
     gap = {cond: (acc(cond, last, "leader"), acc(cond, last, "vote")) for cond in CONDITIONS[1:]}
     joined = _per_seed(results, kind="newcomer", round=last)
+    learned = full(vote) and _mean(vote) >= LEARNED
     fmt = "{:.3f}"
     return [
         Check(f"the society beats its best member by >= {BEATS_BEST:.0%}: the vote at round 0 (no listener trained "
@@ -317,12 +321,13 @@ def expect(results: Results, cfg: Config) -> list[Check]:
               f"vote {_mean(vote0):.3f} -> {_mean(vote):.3f}; members' mean {_mean(heard0):.3f} -> {_mean(heard):.3f}"),
         Check(f"with {cfg.unreliable:.0%} unreliable members (random; colluding) the leader >= the vote, where they "
               "cost the vote accuracy",
-              all(full(lead, v) and _mean(lead) >= _mean(v) and _mean(v) < _mean(vote) for lead, v in gap.values()),
+              learned and all(full(lead, v) and _mean(lead) >= _mean(v) and _mean(v) < _mean(vote)
+                              for lead, v in gap.values()),
               "; ".join(f"{c}: leader {_mean(lead):.3f} ({per_seed(lead, fmt)}), vote {_mean(v):.3f} "
                         f"({per_seed(v, fmt)})" for c, (lead, v) in gap.items())
               + f"; reliable vote {_mean(vote):.3f}"),
         Check(f"a newcomer (the central crop) raises the vote after round {last} without retraining the others",
-              full(joined, vote) and _mean(joined) > _mean(vote),
+              learned and full(joined, vote) and _mean(joined) > _mean(vote),
               f"with {_mean(joined):.3f} ({per_seed(joined, fmt)}), without {_mean(vote):.3f}"),
     ]
 
