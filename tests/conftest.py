@@ -1,17 +1,26 @@
 """Shared fixtures. One smoke run of the flagship experiment is made per test session
 and reused by the tests that only read results."""
 
-import jax
-import pytest
-from rich.console import Console
+import os
 
-from complab import programs, runner
+# Tests compile hundreds of small programs and run each for a few steps: XLA's backend
+# optimisations cost more than they save there (about a fifth of a cold smoke tier's
+# time). Set before JAX is imported, so the CLI subprocesses that tests start inherit it
+# and compile the same programs as the test process.
+os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
+
+import jax  # noqa: E402
+import pytest  # noqa: E402
+from rich.console import Console  # noqa: E402
+
+from complab import programs, runner  # noqa: E402
 
 FLAGSHIP = "gated_rnn_discovers_attention"
 
 # No silent rank broadcasting, as in Equinox's own tests. (Strict dtype promotion is
 # not set: Optax's Adam mixes Python floats with int32 step counts.)
 jax.config.update("jax_numpy_rank_promotion", "raise")
+jax.config.update("jax_disable_most_optimizations", os.environ["JAX_DISABLE_MOST_OPTIMIZATIONS"] == "1")
 programs.enable_compilation_cache()  # shared by the xdist workers: what one compiled, the other loads
 
 

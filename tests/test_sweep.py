@@ -1,4 +1,4 @@
-"""Sweeps: grid parsing, the local pool's retries, a sweep of 2 grid values x 3 seeds
+"""Sweeps: grid parsing, the local pool's retries, a sweep of 2 grid values x 2 seeds
 on each backend (equal rows, reuse on relaunch, one verdict per grid point), and bad
 sweep inputs as one sentence that loses nothing stored."""
 
@@ -16,7 +16,7 @@ from complab.store import Store
 from complab.sweeps import driver, grid, local
 
 QUIET = Console(quiet=True)
-EXP, GRID, SEEDS = "guided_es", {"alpha": ["0.5", "0.25"]}, [0, 1, 2]
+EXP, GRID, SEEDS = "guided_es", {"alpha": ["0.5", "0.25"]}, [0, 1]  # each (point, seed) is a process
 
 
 def test_grid_values_split_on_commas_outside_brackets():
@@ -69,7 +69,7 @@ def test_a_sweep_runs_every_point_and_seed_judges_each_reuses_on_relaunch_and_ra
         assert sorted({r.seed for r in o.outcome.runs}) == SEEDS
     db = sqlite3.connect(root / "complab.db")
     verdicts = db.execute("SELECT overrides, seeds FROM verdicts WHERE experiment=?", (EXP,)).fetchall()
-    assert sorted(verdicts) == sorted([('{"alpha": "0.25"}', "[0, 1, 2]"), ('{"alpha": "0.5"}', "[0, 1, 2]")])
+    assert sorted(verdicts) == sorted([('{"alpha": "0.25"}', "[0, 1]"), ('{"alpha": "0.5"}', "[0, 1]")])
     # the same config and seed run directly give bit-identical rows
     direct = runner.run(EXP, tier="smoke", seeds=[1], overrides={"alpha": "0.25"},
                         results=tmp_path_factory.mktemp("direct"), console=QUIET)

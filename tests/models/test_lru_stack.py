@@ -35,6 +35,8 @@ def test_parallel_equals_step_by_step():
 
 
 def test_a_perturbed_state_moves_only_the_present_and_the_future():
-    base, moved = _stepwise(MODEL, X), _stepwise(MODEL, X, eps_at=5)
+    # the same program both times (a zero perturbation at every step for the base), so that the
+    # comparison is exact whatever the compiler fuses
+    base, moved = _stepwise(MODEL, X, eps_at=-1), _stepwise(MODEL, X, eps_at=5)
     np.testing.assert_array_equal(base[:5], moved[:5])
     assert np.abs(np.asarray(moved[5:] - base[5:])).min(-1).max() > 1e-4

@@ -66,15 +66,16 @@ def test_targets_match_the_definitions_and_padding_is_empty(language):
     assert task.splits == ("train", "bin0", "bin1", "bin2")
     for split, (lo, hi) in task.cfg.split_lengths().items():
         b = task.batch(split)
-        lengths = np.asarray(b.info["lengths"])
-        assert b.x.shape[1] == hi and lengths.min() >= lo and lengths.max() <= hi
-        symbols = np.asarray(b.x.argmax(-1))
+        # read as NumPy arrays: slicing JAX arrays at each string's own length compiles a program per length
+        x, y, mask, lengths = (np.asarray(a) for a in (b.x, b.y, b.mask, b.info["lengths"]))
+        assert x.shape[1] == hi and lengths.min() >= lo and lengths.max() <= hi
+        symbols = x.argmax(-1)
         for i in range(8):
             n = lengths[i]
             s = [int(v) for v in symbols[i, :n]]
             assert _member(language, s), (split, s)
-            assert np.asarray(b.y[i, :n]).astype(int).tolist() == _reference(language, s)
-            assert float(b.x[i, n:].sum()) == 0 and float(b.mask[i, n:].sum()) == 0 and float(b.mask[i, :n].min()) == 1
+            assert y[i, :n].astype(int).tolist() == _reference(language, s)
+            assert x[i, n:].sum() == 0 and mask[i, n:].sum() == 0 and mask[i, :n].min() == 1
 
 
 @pytest.mark.parametrize("language", ["parity", "dyck1", "reset_dyck1"])
