@@ -58,9 +58,17 @@ def test_chunking_does_not_change_the_result():
     assert all((x == y).all() for x, y in zip(_leaves(a), _leaves(b)))
 
 
-def test_one_compilation_per_fit_whatever_the_chunk_lengths(caplog):
-    """The first spine compiled a program per distinct chunk length (and one-op programs from eager code)."""
-    learner, state0 = _start()
+@pytest.mark.parametrize("weak", [False, True])
+def test_one_compilation_per_fit_whatever_the_chunk_lengths(caplog, weak):
+    """The first spine compiled a program per distinct chunk length (and one-op programs from eager code); a
+    weakly typed parameter (made from a Python float) compiled the chunk again once an update made it strong."""
+    learner, state0 = _start(lr=2e-2 if weak else 1e-2)  # a learner of its own: no program shared between the two
+    if weak:
+        leaves, tree = jax.tree.flatten(state0)
+        i = next(i for i, a in enumerate(leaves) if getattr(a, "dtype", None) == jnp.float32)
+        leaves[i] = jnp.full(leaves[i].shape, 0.1)
+        assert leaves[i].weak_type
+        state0 = jax.tree.unflatten(tree, leaves)
     with jax.log_compiles(True), caplog.at_level(logging.WARNING):
         fit(learner, state0, TASK, key=jax.random.key(9), steps=23, batch_size=8, log_every=4,
             evaluate=lambda k, s: {"w": s.step}, eval_at=(0, 1, 2, 7, 23))

@@ -179,6 +179,13 @@ def load_checkpoint(path: Path, like: Any, identity: str = "") -> tuple[Any, int
     return state, int(step)
 
 
+def strong_types(state: Any) -> Any:
+    """`state` with no weakly typed arrays (those made from Python scalars, e.g. a bias of
+    `jnp.full(shape, -3.0)`). One update makes them strong; a state that starts weak
+    would compile every program it enters twice, before and after the first chunk."""
+    return jax.tree.map(lambda a: jnp.asarray(a, a.dtype) if getattr(a, "weak_type", False) else a, state)
+
+
 def _check_eval_at(eval_at: tuple[int, ...], steps: int, name: str) -> tuple[int, ...]:
     points = tuple(sorted(set(int(t) for t in eval_at)))
     if points and (points[0] < 0 or points[-1] > steps):
@@ -216,6 +223,7 @@ def fit(
     if steps < 0:
         raise ComplabError(f"'{name}' asks for {steps} steps; a fit needs steps >= 0")
     source = as_data(data, batch_size, split)
+    state = strong_types(state)
     points = _check_eval_at(eval_at, steps, name) if evaluate is not None else ()
     log_every = log_every or max(1, steps // 50)
     k_data, k_step, k_eval = rng.streams(rng.named(key, name), "data", "step", "eval")
