@@ -189,3 +189,51 @@ def test_self_score_counts_self_pointers():
     y, nodes = np.asarray(b.y), np.asarray(b.info["nodes"])  # NumPy: a JAX index per element compiles each
     want = np.mean([y[i, j] == j for i in range(32) for j in range(nodes[i])])
     assert np.isclose(float(clrs.self_score(b)), want)
+
+
+def _as_batch(ex, slots, nodes):
+    mask = (jnp.arange(slots) < nodes).astype(jnp.float32)[None]
+    info = {"edges": ex["edges"][None], "hints": {k: v[None] for k, v in ex["hints"].items()},
+            "length": ex["length"][None], "nodes": jnp.asarray([nodes])}
+    return clrs.Batch(x=ex["x"][None], y=ex["y"][None], mask=mask, info=info)
+
+
+@pytest.mark.parametrize("algorithm", clrs.ALGORITHMS)
+def test_the_loss_and_score_read_only_real_nodes_and_live_frames(algorithm):
+    """An example in 3 slots and the same example in 5: predictions equal on its real nodes and on the frames
+    1 .. length-1, garbage elsewhere (padded nodes, frames past its end), give the same loss and score."""
+    cfg = clrs.Config(algorithm=algorithm, train_sizes=(3, 5), test_size=8)
+    example = jax.jit(clrs.example, static_argnums=(0, 3, 6))
+    nodes = jnp.int32(3)
+    for seed in range(20):  # an example with at least one hint step to score
+        u, v = clrs.uniform(jax.random.key(seed), (5, 5, 2)), clrs.uniform(jax.random.key(100 + seed), (8,))
+        small = _as_batch(example(cfg, u[:3, :3], jnp.concatenate([v[:3], v[5:6]]), 3, nodes, jnp.float32(0.7),
+                                  False), 3, 3)
+        if int(small.info["length"][0]) >= 2:
+            break
+    padded = _as_batch(example(cfg, u, v, 5, nodes, jnp.float32(0.7), False), 5, 3)
+    length = int(small.info["length"][0])
+    assert length == int(padded.info["length"][0]) and 2 <= length <= 3
+    rng = np.random.default_rng(0)
+
+    def garbage_around(pred, shape):
+        out = rng.normal(size=shape).astype(np.float32) * 5
+        out[tuple(slice(0, d) for d in pred.shape)] = pred
+        return jnp.asarray(out)
+
+    out_small = jnp.asarray(rng.normal(size=(1, 3, 3)).astype(np.float32))
+    kinds = algos.SPECS[algorithm]["hints"]
+    hints_small = {k: jnp.asarray(rng.normal(size=(1, 2, 3, 3) if kind == "pointer" else (1, 2, 3)).astype(np.float32))
+                   for k, kind in kinds.items()}
+    out_padded = garbage_around(np.asarray(out_small), (1, 5, 5))
+    hints_padded = {k: garbage_around(np.asarray(p), (1, 4, *(5,) * (p.ndim - 2))) for k, p in hints_small.items()}
+    a = {"output": out_small, "hints": hints_small}
+    b = {"output": out_padded, "hints": hints_padded}
+    task = clrs.Clrs(cfg)
+    np.testing.assert_allclose(task.loss(b, padded), task.loss(a, small), rtol=1e-5)
+    assert float(clrs.score(out_padded, padded)) == float(clrs.score(out_small, small))
+    # and the hint loss does read frames 1 .. length-1: changing one of them changes it
+    k = next(iter(hints_small))
+    at = (0, length - 2, 0) + ((1,) if hints_padded[k].ndim == 4 else ())  # one logit (a pointer row's softmax
+    moved = {**hints_padded, k: hints_padded[k].at[at].add(3.0)}  # ignores a shift of the whole row)
+    assert float(clrs.hint_loss(algorithm, moved, padded)) != float(clrs.hint_loss(algorithm, hints_padded, padded))

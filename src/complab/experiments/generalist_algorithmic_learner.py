@@ -29,12 +29,23 @@ Choices where the paper or the spec leaves room, and simplifications:
 - No graph-level features (none of the three has one), no hint-encoding chunking,
   no hint re-weighting, no soft-pointer/hint-loss tricks of section 3.1 beyond the
   soft feedback; the message MLP is CLRS's (two layers of width h).
+- The final model is scored; CLRS's run.py tests the checkpoint with the best validation
+  score. CLRS's default `xavier_on_scalars` encoder init is not used (Equinox's default).
+- Multi-task steps sum the three losses under one gradient clip (CLRS's run.py takes an
+  optimiser step per algorithm), so each algorithm's effective step is smaller.
+- Messages follow the paper's equations (node i aggregates m_ij built from e_ij); CLRS's
+  code indexes the edge the other way (e[sender, receiver]), which matters only for the
+  pointer hints, the graphs being undirected. Bellman-Ford distances are float32 (CLRS:
+  float64): a near-tie under the strict `<` can pick another parent, rarely.
+- A one-hot hint's loss (one value per frame) is spread over the example's real nodes, so
+  larger examples weigh more in it; CLRS averages it over frames.
 - The score is CLRS's pointer "micro-F1": the fraction of the real nodes (all nodes of
   the evaluation set together) whose argmax pointer equals the true one.
 - The multi-task margin is 0.05 on the mean over algorithms (one-sided: multi >= single -
   0.05). The paper reports its generalist "close to" the single-task experts on average
   (with per-algorithm seed spreads up to about +-0.05, e.g. insertion sort +-4.6 points);
-  0.05 is that spread, a difference it could not call a loss.
+  0.05 is that spread, a difference it could not call a loss. This lab's choice, and
+  lenient: the spread of a mean over three algorithms is smaller.
 
 Tiers: paper = the paper's scale (h 128, training sizes 4, 7, 11, 13, 16, 10k steps, test
 n = 64). cpu: h 32, training sizes 4, 6, 8, 1000 steps, test n = 32 (the same 4x size
@@ -48,7 +59,8 @@ Checks (1: the spec's thresholds, every seed; 2-3 seed means; 0 ours):
 0. Precondition: every model learned in distribution: on the valid split its score
    closes at least half the gap between the trivial "every node points to itself"
    predictor (computed on the same examples, recorded as `self_*`) and 1. Checks 2
-   and 3 count only when it holds, so two untrained nets cannot pass them by tying.
+   and 3 count only when it holds for the models they compare, so two untrained nets
+   cannot pass them by tying.
 1. Single-task Triplet-GMPNN OOD score: BFS >= 0.9, Bellman-Ford >= 0.8, insertion sort
    >= 0.5.
 2. Multi-task (one processor) mean OOD score >= single-task mean - 0.05.
@@ -109,7 +121,9 @@ class Config:
 
 def cells(cfg: Config) -> list[dict]:
     out = [{"training": "single", "algorithm": a, "model": k} for a in cfg.algorithms for k in gmpnn.KINDS]
-    return out + ([{"training": "multi", "algorithm": "all", "model": "triplet_gmpnn"}] if cfg.multi_task else [])
+    # the multi-task cell names its algorithms: `algorithms` is a grid field, outside the config hash
+    multi = {"training": "multi", "algorithm": "+".join(cfg.algorithms), "model": "triplet_gmpnn"}
+    return out + ([multi] if cfg.multi_task else [])
 
 
 def signature(algorithm: str) -> ar.Signature:
@@ -189,7 +203,10 @@ def expect(results: Results, cfg: Config) -> list[Check]:
     triv = {(t, k, a): get("self_in_dist", t, k, a) for t, k in runs for a in algs}
     full = bool(seeds) and all(len(v) == len(seeds) for v in ood.values())
     gap = {key: {s: (ind[key][s] - triv[key][s]) / max(1 - triv[key][s], 1e-9) for s in ind[key]} for key in ind}
-    learned = full and all(v >= LEARNED for g in gap.values() for v in g.values())
+    def learned_by(*models):  # every seed of these (training, model) pairs learned every algorithm
+        return full and all(v >= LEARNED for (t, k, _), g in gap.items() if (t, k) in models for v in g.values())
+
+    learned = learned_by(*runs)
     mean = {(t, k): float(np.mean([_mean(ood[(t, k, a)]) for a in algs])) for t, k in runs}
     fmt = "{:.3f}"
     checks = [
@@ -205,13 +222,15 @@ def expect(results: Results, cfg: Config) -> list[Check]:
     if cfg.multi_task:
         checks.append(Check(
             f"one multi-task processor does about as well: mean OOD score >= single-task mean - {MULTI_MARGIN}",
-            learned and mean[("multi", "triplet_gmpnn")] >= mean[("single", "triplet_gmpnn")] - MULTI_MARGIN,
+            learned_by(("multi", "triplet_gmpnn"), ("single", "triplet_gmpnn"))
+            and mean[("multi", "triplet_gmpnn")] >= mean[("single", "triplet_gmpnn")] - MULTI_MARGIN,
             f"multi-task {mean[('multi', 'triplet_gmpnn')]:.3f}, single-task {mean[('single', 'triplet_gmpnn')]:.3f}"
             " (seed means over " + ", ".join(algs) + "); multi per algorithm: " + "; ".join(
                 f"{a} {per_seed(ood[('multi', 'triplet_gmpnn', a)], fmt)}" for a in algs)))
     checks.append(Check(
         "Triplet-GMPNN >= plain MPNN (no triplets, no gate) on the mean OOD score",
-        learned and mean[("single", "triplet_gmpnn")] >= mean[("single", "mpnn")],
+        learned_by(("single", "triplet_gmpnn"), ("single", "mpnn"))
+        and mean[("single", "triplet_gmpnn")] >= mean[("single", "mpnn")],
         f"triplet {mean[('single', 'triplet_gmpnn')]:.3f}, MPNN {mean[('single', 'mpnn')]:.3f}; MPNN per algorithm: "
         + "; ".join(f"{a} {per_seed(ood[('single', 'mpnn', a)], fmt)}" for a in algs)))
     return checks

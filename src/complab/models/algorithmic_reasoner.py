@@ -15,7 +15,7 @@ One step t (t = 0 .. steps-1), for one example of n node slots:
 - decode from h_t = [x || h_prev || h] and e_t = [e || edge messages]: each hint of frame
   t+1 (mask, scalar: a linear read-out per node; one-hot mask: logits over nodes;
   pointer: logits_ij = p4(max(p1(h_t,i), p2(h_t,j) + p3(e_t,ij))), CLRS's pointer
-  decoder).
+  decoder with the edge index as in models/gmpnn.py: CLRS's code reads e_ji there).
 An example runs its own `length - 1` steps (at least one, as CLRS); after that its state
 is frozen, and the output pointer is decoded from the state of its last step (CLRS
 freezes its output predictions after an example's last step).

@@ -2,7 +2,9 @@
 2209.11142, section 3.2; google-deepmind/clrs `_src/processors.py`, PGN/MPNN with
 `use_triplets` and `gated`): one message-passing step over a fully connected graph of
 the real nodes (the input graph reaches the processor only through the edge features,
-as CLRS's MPNN).
+as CLRS's MPNN). Node i aggregates the messages m_ij built from e_ij, as the paper's
+equations write it; CLRS's code indexes the edge of a message as e[sender, receiver],
+the transpose, which differs only for asymmetric edge features (pointer hints).
 
 Triplet-GMPNN, with z_i = [x_i || h_i] (node features and the previous hidden state):
   m_ij = MLP(f1(z_i) + f2(z_j) + f_e(e_ij))   (f1 + f2 + f_e is the MLP's first layer; then
