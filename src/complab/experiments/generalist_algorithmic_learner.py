@@ -66,17 +66,19 @@ Checks (1: the spec's thresholds, every seed; 2-3 seed means; 0 ours):
 2. Multi-task (one processor) mean OOD score >= single-task mean - 0.05.
 3. Triplet-GMPNN >= plain MPNN on the mean OOD score (single-task).
 
-Measured at the cpu tier, seed 0 only (the 3-seed run was not finished when this was
-written; 2 cores shared with another job: 217-236 s per triplet-GMPNN run, 102-116 s per
-MPNN run, 552 s for the multi-task run, compile included): the precondition holds
-(in-distribution 0.79-1.00 against 0.59 / 0.16 for "point to self"); check 1 fails on
-insertion sort only; check 2 passes; check 3 fails by 0.005. OOD (n = 32) / in
-distribution: BFS triplet 1.000 / 1.000, MPNN 0.996 / 0.997, multi 0.999 / 0.995;
-Bellman-Ford triplet 0.838 / 0.985, MPNN 0.883 / 0.995, multi 0.760 / 0.985; insertion
-sort triplet 0.162 / 0.844, MPNN 0.136 / 0.877, multi 0.389 / 0.792 ("point to self" at
-n = 32: 0.031). Means: triplet 0.667, MPNN 0.672, multi 0.716. BFS and Bellman-Ford
-extrapolate 4x in size; sorting, without the paper's permutation decoder and at 1000
-steps of h 32, does not.
+Measured at the cpu tier, 3 seeds (21 runs; 2 cores shared with other jobs: 74-236 s per
+triplet-GMPNN run, 34-116 s per MPNN run, 147-552 s per multi-task run, compile
+included). The precondition holds (in distribution 0.78-1.00 against 0.59 / 0.16 for
+"point to self"). OOD (n = 32), seeds 0 / 1 / 2:
+- BFS: triplet 1.000 / 1.000 / 0.999, MPNN 0.996 / 0.994 / 0.998, multi 0.999 / 0.996 / 0.982;
+- Bellman-Ford: triplet 0.838 / 0.827 / 0.840, MPNN 0.883 / 0.841 / 0.840, multi 0.760 /
+  0.833 / 0.802;
+- insertion sort: triplet 0.162 / 0.384 / 0.194, MPNN 0.136 / 0.264 / 0.133, multi 0.389 /
+  0.211 / 0.192 (in distribution 0.78-0.87; "point to self" at n = 32: 0.031).
+Check 1 fails on insertion sort only; check 2 holds (multi 0.685 vs single 0.694); check 3
+holds (triplet 0.694 vs MPNN 0.676, by 0.018, from sorting; MPNN is ahead on Bellman-Ford
+in seed 0). BFS and Bellman-Ford extrapolate 4x in size; sorting, without the paper's
+permutation decoder and at 1000 steps of h 32, does not.
 """
 
 from dataclasses import dataclass
