@@ -140,13 +140,9 @@ def predict(model: ar.Reasoner, algorithm: str, b) -> dict:
         b.x, b.info["edges"], b.mask, hints0, b.info["length"])
 
 
-def _loss(model, batches, key):
+def _loss(model, batches, key, tasks):
     del key
-    total = 0.0
-    for a, b in batches.items():
-        pred = predict(model, a, b)
-        total = total + clrs.pointer_loss(pred["output"], b.y, b.mask) + clrs.hint_loss(a, pred["hints"], b)
-    return total
+    return sum(tasks[a].loss(predict(model, a, b), b) for a, b in batches.items())
 
 
 def _sample(tasks, batch_size, key, step):
@@ -172,7 +168,7 @@ def run(cfg: Config, cell: dict, key: jax.Array, ctx) -> list[dict]:
     k_init, k_train = rng.streams(key, "init", "train")
     model = ar.Reasoner(gmpnn.Config(kind=cell["model"], width=cfg.width), {a: signature(a) for a in names},
                         key=k_init)
-    learner = supervised.Supervised(cfg.train, jax.tree_util.Partial(_loss))
+    learner = supervised.Supervised(cfg.train, jax.tree_util.Partial(_loss, tasks=tasks))
     # one evaluation program (both splits) for the curve and the final scores: one compile
     curve = jax.tree_util.Partial(_evaluate, tasks=tasks, n=cfg.eval_batch, splits=("valid", "test"))
     state = ctx.fit("train", learner, learner.init(k_init, model),

@@ -32,7 +32,7 @@ from jaxtyping import Array
 
 from complab.config import require
 from complab.tasks import clrs_algorithms as algos
-from complab.tasks.base import AbstractTask, Batch
+from complab.tasks.base import AbstractTask, Batch, masked_mean
 
 ALGORITHMS = tuple(algos.SPECS)
 TRAIN_P = tuple(round(0.1 * i, 1) for i in range(1, 10))
@@ -168,7 +168,7 @@ def pointer_loss(logits, target, mask):
     target pointers [B, n], averaged over the real nodes."""
     logp = jax.nn.log_softmax(_masked_logits(logits, mask))
     ce = -jnp.take_along_axis(logp, target[..., None], -1)[..., 0]
-    return (ce * mask).sum() / mask.sum()
+    return masked_mean(ce, mask)
 
 
 def hint_loss(algorithm: str, hints: dict, batch: Batch) -> Array:
@@ -197,10 +197,10 @@ def score(logits, batch: Batch) -> Array:
     """CLRS's score of a pointer output (its "micro-F1"): the fraction of real nodes whose
     argmax pointer is right (over all nodes of the batch)."""
     hit = (_masked_logits(logits, batch.mask).argmax(-1) == batch.y).astype(jnp.float32)
-    return (hit * batch.mask).sum() / batch.mask.sum()
+    return masked_mean(hit, batch.mask)
 
 
 def self_score(batch: Batch) -> Array:
     """The score of the trivial predictor that points every node to itself."""
     hit = (batch.y == jnp.arange(batch.y.shape[1])[None]).astype(jnp.float32)
-    return (hit * batch.mask).sum() / batch.mask.sum()
+    return masked_mean(hit, batch.mask)
