@@ -15,6 +15,7 @@ every platform and Python run, unlike `hash`).
 import zlib
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 
@@ -42,3 +43,23 @@ def named(key: jax.Array, name: str) -> jax.Array:
 def streams(key: jax.Array, *names: str) -> tuple[jax.Array, ...]:
     """Several named children at once: `k_init, k_data = streams(root, "init", "data")`."""
     return tuple(named(key, n) for n in names)
+
+
+def _mix(x: jax.Array) -> jax.Array:
+    """lowbias32 (C. Wellons' integer hash): a well-mixed uint32 from a uint32."""
+    x = x ^ (x >> 16)
+    x = x * jnp.uint32(0x7FEB352D)
+    x = x ^ (x >> 15)
+    x = x * jnp.uint32(0x846CA68B)
+    return x ^ (x >> 16)
+
+
+def uniform(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
+    """U[0, 1) values from a counter-based hash seeded by two threefry words of `key`:
+    deterministic in the key like `jax.random.uniform`, but far cheaper to compile on a CPU
+    (threefry over a large array costs seconds of XLA compilation, which a smoke tier pays).
+    Use it for large per-example draws inside a task's `generate`; keys still come from `named`."""
+    seed = jax.random.bits(key, (2,), jnp.uint32)
+    count = jnp.arange(int(np.prod(shape)), dtype=jnp.uint32).reshape(shape)
+    x = _mix(_mix(count ^ seed[0]) + seed[1])
+    return (x >> 8).astype(jnp.float32) * (1.0 / (1 << 24))

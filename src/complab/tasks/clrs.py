@@ -27,10 +27,10 @@ from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jaxtyping import Array
 
 from complab.config import require
+from complab.rng import uniform
 from complab.tasks import clrs_algorithms as algos
 from complab.tasks.base import AbstractTask, Batch, masked_mean
 
@@ -63,25 +63,6 @@ def node_inputs(algorithm: str) -> tuple[str, ...]:
 
 def edge_inputs(algorithm: str) -> tuple[str, ...]:
     return tuple(k for k, v in algos.SPECS[algorithm]["inputs"].items() if v.startswith("edge"))
-
-
-def _mix(x: Array) -> Array:
-    """lowbias32 (C. Wellons' integer hash): a well-mixed uint32 from a uint32."""
-    x = x ^ (x >> 16)
-    x = x * jnp.uint32(0x7FEB352D)
-    x = x ^ (x >> 15)
-    x = x * jnp.uint32(0x846CA68B)
-    return x ^ (x >> 16)
-
-
-def uniform(key: jax.Array, shape: tuple[int, ...]) -> Array:
-    """U[0, 1) values from a counter-based hash seeded by two threefry words of `key`:
-    deterministic in the key like `jax.random.uniform`, but far cheaper to compile on a CPU
-    (threefry over a large array costs seconds of XLA compilation, which a smoke tier pays)."""
-    seed = jax.random.bits(key, (2,), jnp.uint32)
-    count = jnp.arange(int(np.prod(shape)), dtype=jnp.uint32).reshape(shape)
-    x = _mix(_mix(count ^ seed[0]) + seed[1])
-    return (x >> 8).astype(jnp.float32) * (1.0 / (1 << 24))
 
 
 def _er(u, n, nodes, p, weighted):
