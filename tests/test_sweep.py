@@ -16,7 +16,9 @@ from complab.store import Store
 from complab.sweeps import driver, grid, local
 
 QUIET = Console(quiet=True)
-EXP, GRID, SEEDS = "guided_es", {"alpha": ["0.5", "0.25"]}, [0, 1]  # each (point, seed) is a process
+# each (point, seed) is a process: an experiment without JAX programs, so that the sweep's machinery is what the
+# test spends its time on (the rows' bit-identity across processes with compiled programs: test_campaign, test_runner)
+EXP, GRID, SEEDS = "ea_mutation_schedules", {"wrong": ["10", "5"]}, [0, 1]
 
 
 def test_grid_values_split_on_commas_outside_brackets():
@@ -61,7 +63,7 @@ def test_a_sweep_runs_every_point_and_seed_judges_each_reuses_on_relaunch_and_ra
     root = tmp_path_factory.mktemp("sweep")
     outs = driver.sweep(EXP, tier="smoke", seeds=SEEDS, grid=GRID, results=root, workers=2, console=QUIET)
     # every point and seed, one verdict per point
-    assert [o.point for o in outs] == [{"alpha": "0.5"}, {"alpha": "0.25"}]
+    assert [o.point for o in outs] == [{"wrong": "10"}, {"wrong": "5"}]
     cells = len(experiments.load(EXP).cell_list(runner.resolve_config(
         experiments.load(EXP), "smoke", {})))
     for o in outs:
@@ -69,11 +71,11 @@ def test_a_sweep_runs_every_point_and_seed_judges_each_reuses_on_relaunch_and_ra
         assert sorted({r.seed for r in o.outcome.runs}) == SEEDS
     db = sqlite3.connect(root / "complab.db")
     verdicts = db.execute("SELECT overrides, seeds FROM verdicts WHERE experiment=?", (EXP,)).fetchall()
-    assert sorted(verdicts) == sorted([('{"alpha": "0.25"}', "[0, 1]"), ('{"alpha": "0.5"}', "[0, 1]")])
+    assert sorted(verdicts) == sorted([('{"wrong": "10"}', "[0, 1]"), ('{"wrong": "5"}', "[0, 1]")])
     # the same config and seed run directly give bit-identical rows
-    direct = runner.run(EXP, tier="smoke", seeds=[1], overrides={"alpha": "0.25"},
+    direct = runner.run(EXP, tier="smoke", seeds=[1], overrides={"wrong": "5"},
                         results=tmp_path_factory.mktemp("direct"), console=QUIET)
-    assert sorted(direct.rows, key=str) == sorted([r for r in _rows(root, {"alpha": "0.25"}) if r["seed"] == 1],
+    assert sorted(direct.rows, key=str) == sorted([r for r in _rows(root, {"wrong": "5"}) if r["seed"] == 1],
                                                   key=str)
     # a relaunched sweep reuses every finished trial and judges alike
     ended = {r.id: r.ended for r in Store(root).runs(EXP)}
@@ -93,14 +95,14 @@ def test_a_sweep_runs_every_point_and_seed_judges_each_reuses_on_relaunch_and_ra
 
 
 @pytest.mark.parametrize("argv,fragment", [
-    (["--grid", "alph=1,2"], "unknown config key 'alph' (did you mean 'alpha'?)"),
-    (["--grid", "alpha="], "--grid alpha has an empty value"),
-    (["--grid", "alpha=x,1"], "config key 'alpha' takes a float, not 'x'"),
+    (["--grid", "wron=1,2"], "unknown config key 'wron' (did you mean 'wrong'?)"),
+    (["--grid", "wrong="], "--grid wrong has an empty value"),
+    (["--grid", "wrong=x,1"], "config key 'wrong' takes a float, not 'x'"),
     (["--backend", "ray", "--address", "127.0.0.1:9"], "cannot reach the Ray cluster at '127.0.0.1:9'"),
     (["--address", "127.0.0.1:9"], "--address names a Ray cluster; use it with --backend ray"),
     (["--workers", "0"], "--workers must be >= 1"),
-    (["--set", "alpha=1", "--grid", "alpha=2,3"], "alpha is both set (--set) and swept (--grid)"),
-    (["--grid", "alpha=0.5,0.50"], "grid points alpha=0.5 and alpha=0.50 share runs"),
+    (["--set", "wrong=2", "--grid", "wrong=3,4"], "wrong is both set (--set) and swept (--grid)"),
+    (["--grid", "wrong=5,5.0"], "grid points wrong=5 and wrong=5.0 share runs"),
     (["--seeds", "0", "--num-seeds", "2"], "not allowed with argument --seeds"),
 ])
 def test_bad_sweep_input_is_one_sentence_and_loses_nothing(capsys, smoke_results, argv, fragment):
@@ -134,7 +136,7 @@ def test_an_interrupted_point_gets_no_verdict_and_a_claim_that_raises_stops_no_o
     def fake_pool(jobs, workers, retries, final, on_event, env=None):  # no worker runs anything
         for job in jobs:
             on_event("start", job, None)
-            interrupted = trials.Trial.from_json(job.argv[-1]).overrides == {"alpha": "0.25"}
+            interrupted = trials.Trial.from_json(job.argv[-1]).overrides == {"wrong": "5"}
             on_event("end", job, trials.INTERRUPTED if interrupted else trials.DONE)
         return {}
 
@@ -144,10 +146,10 @@ def test_an_interrupted_point_gets_no_verdict_and_a_claim_that_raises_stops_no_o
     monkeypatch.setattr(local, "run", fake_pool)
     monkeypatch.setattr(runner, "conclude", raising)
     outs = driver.sweep(EXP, tier="smoke", seeds=[0], grid=GRID, results=tmp_path, console=QUIET)
-    by_point = {o.point["alpha"]: o for o in outs}
-    assert by_point["0.25"].outcome.checks == [] and not by_point["0.25"].passed
-    assert any("interrupted" in c for c in by_point["0.25"].crashed)
+    by_point = {o.point["wrong"]: o for o in outs}
+    assert by_point["5"].outcome.checks == [] and not by_point["5"].passed
+    assert any("interrupted" in c for c in by_point["5"].crashed)
     # the other point's claim raised: it says so, and the sweep still answered for every point
-    (check,) = by_point["0.5"].outcome.checks
-    assert not check.passed and "a bug in expect" in check.measured and not by_point["0.5"].passed
+    (check,) = by_point["10"].outcome.checks
+    assert not check.passed and "a bug in expect" in check.measured and not by_point["10"].passed
     assert sqlite3.connect(tmp_path / "complab.db").execute("SELECT count(*) FROM verdicts").fetchone()[0] == 0

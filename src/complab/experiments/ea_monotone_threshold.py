@@ -261,7 +261,7 @@ EXPERIMENT = Experiment(
     "fast, but for large c climbs them one by one, in time that grows with their number (exponential in n in the "
     "construction); the climbing regime widens as n grows.",
     tiers={
-        "smoke": Config(ns=(200, 400), cs=(1.0, 5.0), levels=(20, 40), runs=2, chunk=500),
+        "smoke": Config(ns=(100, 200), cs=(1.0, 5.0), levels=(10, 20), runs=2, budget=EASY_BUDGET, chunk=1000),
         "cpu": Config(),
         "paper": Config(ns=(1000, 3000, 10000), cs=(0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0), levels=(200, 400),
                         runs=20),
