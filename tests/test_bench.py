@@ -41,27 +41,29 @@ def test_a_point_out_of_memory_is_recorded_and_the_others_go_on(tmp_path, monkey
 
 
 def test_bench_experiments_measures_every_fit_of_every_cell(tmp_path, capsys):
+    """On sigma_moe: three fits whose smoke-tier programs compile in seconds, twice (the bench does not use
+    the compilation cache)."""
     from complab import experiments, runner
 
-    assert cli.main(["bench", "experiments", "--experiments", "guided_es", "--tier", "smoke",
+    assert cli.main(["bench", "experiments", "--experiments", "sigma_moe", "--tier", "smoke",
                      "--results", str(tmp_path)]) == 0
     rows = Store(tmp_path).bench("experiments")
-    exp = experiments.load("guided_es")
+    exp = experiments.load("sigma_moe")
     cells = exp.cell_list(runner.resolve_config(exp, "smoke", {}))
-    assert len({r["cell"] for r in rows}) == len(cells) and all(r["experiment"] == "guided_es" for r in rows)
+    assert len({r["cell"] for r in rows}) == len(cells) and all(r["experiment"] == "sigma_moe" for r in rows)
     for r in rows:
         assert r["step_ms"] > 0 and r["loop_step_ms"] > 0 and r["compile_s"] > 0 and r["flops"] > 0
         assert 0 < r["peak_fraction"] < 1.5 and r["steps_per_s"] == 1000 / r["step_ms"]
     (peak,) = Store(tmp_path).bench("peak")
     assert peak["gflops"] > 0
     capsys.readouterr()
-    assert cli.main(["bench", "experiments", "--experiments", "guided_es", "--tier", "smoke", "--compare",
+    assert cli.main(["bench", "experiments", "--experiments", "sigma_moe", "--tier", "smoke", "--compare",
                      "--results", str(tmp_path)]) == 0
     assert capsys.readouterr().out.count("% vs ") == len(rows) + 1  # every figure and the peak
     assert cli.main(["report", "--results", str(tmp_path)]) == 0  # the report shows the last of each figure
     report = (tmp_path / "report.md").read_text()
     assert "## Bench: experiments" in report and "## Bench: peak" in report
-    assert report.count("| guided_es |") == len(rows)
+    assert report.count("| sigma_moe |") == len(rows)
 
 
 def test_bench_seeds_runs_three_ways(tmp_path):

@@ -33,14 +33,14 @@ RECURRENT_ONLY = [lstm.Config(hidden=5), elstm.Config(hidden=4), recurrent_delta
 
 
 @pytest.mark.parametrize("cfg", MIXERS, ids=lambda c: repr(c))
-@pytest.mark.parametrize("dim,time", [(1, 1), (4, 9), (6, 33)])
+@pytest.mark.parametrize("dim,time", [(1, 1), (6, 33)])  # 33: not a multiple of any chunk or block size
 def test_parallel_equals_recurrent(cfg, dim, time):
     mixer = cfg.build(dim, key=jax.random.key(0))
     x = jax.random.normal(jax.random.key(1), (time, dim))
     par, rec = jax.jit(lambda m, x: m(x))(mixer, x), jax.jit(lambda m, x: m.recurrent(x))(mixer, x)
     scale = float(jnp.abs(rec).max()) + 1e-6
     np.testing.assert_allclose(par / scale, rec / scale, atol=2e-6)
-    if time == 9:  # and without jit, once
+    if time == 33:  # and without jit, once
         np.testing.assert_allclose(mixer(x) / scale, rec / scale, atol=2e-6)
 
 
