@@ -58,19 +58,25 @@ class HRNN(eqx.Module):
 
         def block(carry, xb):
             h1, h2 = carry
-            top = sg(h2)
-
-            def step(h, x_t):
-                h = self.cell1(jnp.concatenate([x_t, top]), h)
-                return h, (h, self.readout(jnp.concatenate([h, h2])))
-
-            h1, (lower, logits) = jax.lax.scan(step, sg(h1), xb)
+            lower, logits = self.lower_block(sg(h1), sg(h2), h2, xb)
+            h1 = lower[-1]
             return (h1, self.cell2(sg(h1), h2)), (logits, lower, h1)
 
         init = (jnp.zeros(self.cfg.lower), jnp.zeros(self.cfg.upper))
         _, (logits, lower, summaries) = jax.lax.scan(block, init, blocks)
         return {"out": logits.reshape(-1, logits.shape[-1]), "lower": lower.reshape(-1, lower.shape[-1]),
                 "summaries": summaries}
+
+    def lower_block(self, h1: Array, top: Array, h2: Array, xb: Float[Array, "k d_in"]) -> tuple[Array, Array]:
+        """The lower level over one block from state h1 with top-down input `top`: its states
+        [k, lower] and the outputs read out beside the upper state h2 [k, d_out] (`trace`
+        passes h2 as both, the cut stopping the gradient of `top` only)."""
+
+        def step(h, x_t):
+            h = self.cell1(jnp.concatenate([x_t, top]), h)
+            return h, (h, self.readout(jnp.concatenate([h, h2])))
+
+        return jax.lax.scan(step, h1, xb)[1]
 
     def __call__(self, x: Float[Array, "time d_in"], cut: bool = False) -> Float[Array, "time d_out"]:
         return self.trace(x, cut)["out"]

@@ -22,7 +22,7 @@ from typing import Literal
 
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float
+from jaxtyping import Array, Float, Int
 
 from complab.config import require
 from complab.tasks.base import AbstractTask, Batch, masked_mean
@@ -71,9 +71,13 @@ class SymbolCopy(AbstractTask):
         mask = recall if c.loss_on == "recall" else jnp.ones((batch_size, c.length))
         return Batch(x=jax.nn.one_hot(x, c.alphabet + 2), y=y, mask=mask, info={"recall": recall})
 
+    def position_loss(self, pred: Float[Array, "... classes"], y: Int[Array, "..."]) -> Float[Array, "..."]:
+        """The cross-entropy at each position (what a learner taking the sequence a piece at
+        a time weights and sums)."""
+        return -jnp.take_along_axis(jax.nn.log_softmax(pred, -1), y[..., None], -1)[..., 0]
+
     def loss(self, pred: Float[Array, "batch time classes"], batch: Batch) -> Float[Array, ""]:
-        logp = jax.nn.log_softmax(pred, -1)
-        return masked_mean(-jnp.take_along_axis(logp, batch.y[..., None], -1)[..., 0], batch.mask)
+        return masked_mean(self.position_loss(pred, batch.y), batch.mask)
 
     def metrics(self, pred: Float[Array, "batch time classes"], batch: Batch) -> dict[str, Array]:
         """Loss and the accuracy on the recalled symbols."""
