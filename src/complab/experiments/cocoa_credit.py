@@ -15,7 +15,8 @@ exact policy gradient by DP as the truth.
 Measures (the authors' `callback.py`, on the first state's parameters only, as their
 `policy_var_first_state_only`: the key decision): over `batches` batches of 8 episodes
 at the uniform policy, variance = mean ||g_i - mean g||^2 / ||g||^2, SNR = ||g||^2 / mean
-||g_i - g||^2 (both in dB), and the error of the mean in standard errors (bias).
+||g_i - g||^2 (both in dB), and the error of the mean in standard errors (bias); the
+formulas are learners/gradient_noise.py's, shared with cocoa_tree.
 Training: `updates` steps of 8 episodes each (Adam, entropy bonus 0.01) at the training
 length; performance = the probability of collecting the treasure, computed exactly.
 
@@ -60,6 +61,7 @@ from complab.config import require
 from complab.experiments.base import Check, Experiment, Results
 from complab.learners import contribution as co
 from complab.learners import optim
+from complab.learners.gradient_noise import noise_stats
 from complab.tasks import key_to_door as k2d
 from complab.theory import tabular_mdp as dp
 from complab.training import linear_steps
@@ -128,11 +130,8 @@ def _noise(cfg: Config, length: int, key) -> list[dict]:
     rows = []
     for method in co.METHODS:
         truth, g = (np.asarray(a, np.float64) for a in eqx.filter_jit(_draws)(cfg, _learner(cfg, method, length), key))
-        mean = g.mean(0)
-        spread = np.sum((g - mean) ** 2, 1).mean()
-        rows.append({"method": method, "variance_db": 10 * np.log10(spread / np.sum(truth**2)),
-                     "snr_db": 10 * np.log10(np.sum(truth**2) / np.sum((g - truth) ** 2, 1).mean()),
-                     "bias_se": float(np.linalg.norm(mean - truth) / np.sqrt(spread / cfg.batches))})
+        stats = noise_stats(truth, g.mean(0), np.sum(g**2, 1).mean(), cfg.batches)
+        rows.append({"method": method, **{k: float(v) for k, v in stats.items()}})
     return rows
 
 

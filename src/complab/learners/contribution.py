@@ -51,6 +51,17 @@ def advantages(method: Method, pi, w, states, actions, objects, rewards) -> Floa
     return taken * rewards[:, None] + future
 
 
+def coefficients(method: Method, pi, next_state, reward_probs, last, horizon: int) -> Array | None:
+    """The exact contribution coefficients w of `method` under `pi` in a tabular MDP: over
+    the reward objects (cocoa, [S, A, U]) or the states (hca, [S, A, S]); None for REINFORCE."""
+    if method == "reinforce":
+        return None
+    s = next_state.shape[0]
+    objects = reward_probs if method == "cocoa" else \
+        jnp.broadcast_to(jnp.eye(s, dtype=pi.dtype)[:, None, :], (s, pi.shape[1], s))
+    return tabular_mdp.contributions(pi, next_state, objects, last, horizon)
+
+
 def estimate(method: Method, theta, rows, eps: float, w, states, actions, objects, rewards) -> Float[Array, "R A"]:
     """One episode's policy-gradient estimate with respect to theta."""
     adv = jax.lax.stop_gradient(advantages(method, policy(theta, rows, eps), w, states, actions, objects, rewards))
@@ -87,12 +98,7 @@ class PolicyGradient(AbstractLearner):
 
     def coefficients(self, pi: Array) -> Array | None:
         """w for this learner's method under `pi` (None for REINFORCE)."""
-        if self.method == "reinforce":
-            return None
-        s = self.env.states
-        objects = self.env.reward_probs if self.method == "cocoa" else \
-            jnp.broadcast_to(jnp.eye(s, dtype=pi.dtype)[:, None, :], (s, pi.shape[1], s))
-        return tabular_mdp.contributions(pi, self.env.next_state, objects, self.last, self.horizon)
+        return coefficients(self.method, pi, self.env.next_state, self.env.reward_probs, self.last, self.horizon)
 
     def step(self, key: jax.Array, state: State, batch: None) -> tuple[State, dict]:
         del batch
