@@ -44,11 +44,12 @@ def _hostile_experiment():
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    """A results directory with the flagship, guided_es and a hostile experiment, and its site."""
+    """A results directory with the flagship, ea_mutation_schedules (two seeds; no programs to compile) and a
+    hostile experiment, and its site."""
     root = tmp_path_factory.mktemp("results")
     quiet = Console(quiet=True)
     runner.run(FLAGSHIP, tier="smoke", seeds=[0], results=root, console=quiet)
-    runner.run("guided_es", tier="smoke", seeds=[0, 1], results=root, console=quiet)
+    runner.run("ea_mutation_schedules", tier="smoke", seeds=[0, 1], results=root, console=quiet)
     hostile, load, ids = _hostile_experiment(), experiments.load, experiments.ids
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(experiments, "load", lambda eid: hostile if eid == "hostile" else load(eid))
