@@ -9,7 +9,7 @@ import os
 # and compile the same programs as the test process.
 os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
 # XLA's CPU fusion emitters and its parallel code generation: the legacy emitters compile
-# a test's programs in about half the CPU time (online_lru's smoke tier 68 -> 33 s, CoRelNet's
+# a test's programs in about half the CPU time (online_lru's smoke tier 68 -> 33 CPU-s, CoRelNet's
 # 61 -> 25 s), and with two test workers on two cores the codegen threads only contend.
 for _flag in ("--xla_cpu_use_fusion_emitters=false", "--xla_cpu_parallel_codegen_split_count=1"):
     if _flag.split("=")[0] not in os.environ.get("XLA_FLAGS", ""):
