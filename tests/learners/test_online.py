@@ -17,6 +17,7 @@ from complab.models.mixers import lru
 from complab.tasks import copy
 
 TASK = copy.Copy(copy.Config(bits=2, length=4, pad=2))
+GRADIENT = eqx.filter_jit(online.gradient)  # the same values; eager scans in float64 cost the suite seconds
 
 
 def _setup(layers: int, dtype=jnp.float64):
@@ -35,8 +36,8 @@ def _close(a, b):
 def test_the_top_recurrent_layer_and_above_get_bptts_gradient(layers):
     with jax.enable_x64(True):
         model, batch = _setup(layers)
-        loss_on, g_on = online.gradient(model, batch, TASK.position_loss, "online")
-        loss_bp, g_bp = online.gradient(model, batch, TASK.position_loss, "bptt")
+        loss_on, g_on = GRADIENT(model, batch, TASK.position_loss, "online")
+        loss_bp, g_bp = GRADIENT(model, batch, TASK.position_loss, "bptt")
         np.testing.assert_allclose(float(loss_on), float(loss_bp), rtol=1e-12)
         np.testing.assert_allclose(float(loss_bp), float(TASK.loss(jax.vmap(model)(batch.x), batch)), rtol=1e-12)
         for part in (lambda g: g.cells[-1], lambda g: g.glu_value[-1], lambda g: g.glu_gate[-1],
@@ -73,7 +74,7 @@ def _cut_reference(model, batch, cut: str):
 def test_truncated_and_spatial_rules_are_backprop_through_a_cut_recurrence(mode):
     with jax.enable_x64(True):
         model, batch = _setup(2)
-        _, g = online.gradient(model, batch, TASK.position_loss, mode)
+        _, g = GRADIENT(model, batch, TASK.position_loss, mode)
         assert _close(g, _cut_reference(model, batch, mode)) < 1e-10
         lam_grads = np.concatenate([np.asarray(getattr(c, n)) for c in g.cells for n in ("nu_log", "theta_log")])
         assert (not lam_grads.any()) == (mode == "spatial")
