@@ -14,7 +14,6 @@ from complab import experiments, reporting_html, runner
 from complab.experiments.base import Check, Experiment
 from complab.store import Store
 
-from .conftest import FLAGSHIP
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in the test extra")
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
@@ -43,12 +42,12 @@ def _hostile_experiment():
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    """A results directory with the flagship, ea_mutation_schedules (two seeds; no programs to compile) and a
-    hostile experiment, and its site."""
-    root = tmp_path_factory.mktemp("results")
+def site(tmp_path_factory, smoke_results):
+    """A results directory with the flagship (a copy of the session's smoke run), ea_mutation_schedules (two seeds;
+    no programs to compile) and a hostile experiment, and its site."""
+    root = tmp_path_factory.mktemp("site") / "results"
+    shutil.copytree(smoke_results[0], root)
     quiet = Console(quiet=True)
-    runner.run(FLAGSHIP, tier="smoke", seeds=[0], results=root, console=quiet)
     runner.run("ea_mutation_schedules", tier="smoke", seeds=[0, 1], results=root, console=quiet)
     hostile, load, ids = _hostile_experiment(), experiments.load, experiments.ids
     with pytest.MonkeyPatch.context() as mp:
