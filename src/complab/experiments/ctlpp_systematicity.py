@@ -69,12 +69,11 @@ import functools
 import math
 from dataclasses import dataclass
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from complab import rng
+from complab import rng, training
 from complab.config import require
 from complab.experiments.base import Check, Experiment, Results, per_seed
 from complab.learners import optim, supervised
@@ -147,11 +146,11 @@ def run(cfg: Config, cell: dict, key: jax.Array, ctx) -> list[dict]:
     k_init, k_train = rng.streams(rng.named(key, cell["model"]), "init", "train")
     model = dataclasses.replace(cfg.model, kind=cell["model"]).build(*task.dims, key=k_init)
     learner = supervised.Supervised(cfg.train, supervised.per_example(task.loss))
+    evaluate = jax.tree_util.Partial(_curve, task=task)
     state = ctx.fit("train", learner, learner.init(k_init, model), task, key=k_train, steps=cfg.train.steps,
-                    batch_size=cfg.batch_size, evaluate=jax.tree_util.Partial(_curve, task=task),
-                    eval_at=linear_steps(cfg.train.steps, CURVE_POINTS))
-    accuracy = eqx.filter_jit(_accuracy)
-    return [{"split": s, "accuracy": float(accuracy(state.model, task, s))} for s in ("iid", "ood")]
+                    batch_size=cfg.batch_size, evaluate=evaluate, eval_at=linear_steps(cfg.train.steps, CURVE_POINTS))
+    final = training.evaluation(evaluate, jax.random.key(0), state)  # the curves' compiled program (key unused)
+    return [{"split": s, "accuracy": float(final[f"{s}_accuracy"])} for s in ("iid", "ood")]
 
 
 def _acc(results: Results, split: str, **cell) -> dict[int, float]:

@@ -56,7 +56,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from complab import rng
+from complab import rng, training
 from complab.config import require
 from complab.errors import ComplabError
 from complab.experiments.base import Check, Experiment, Results, per_seed
@@ -241,10 +241,10 @@ def _imitation(cfg: Config, neurons: int, key: jax.Array, ctx) -> list[dict]:
     data = jax.tree_util.Partial(_teacher_batch, teacher, im.width, im.length, im.batch_size)
     learner = supervised.Supervised(im.train, _imitation_loss)
     state = learner.init(k_student, student)
-    state = ctx.fit("imitation", learner, state, data, key=k_train, steps=im.train.steps,
-                    evaluate=jax.tree_util.Partial(_relative_error, test=test),
+    evaluate = jax.tree_util.Partial(_relative_error, test=test)
+    state = ctx.fit("imitation", learner, state, data, key=k_train, steps=im.train.steps, evaluate=evaluate,
                     eval_at=linear_steps(im.train.steps, CURVE_POINTS))
-    err = eqx.filter_jit(_relative_error)(None, state, test)["relative_error"]
+    err = training.evaluation(evaluate, jax.random.key(0), state)["relative_error"]  # the curves' program
     return [{"metric": "relative_error", "value": float(err)},
             {"metric": "construction_neurons", "value": im.construction_neurons}]
 
