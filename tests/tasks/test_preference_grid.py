@@ -110,3 +110,17 @@ def test_episodes_share_one_task_and_the_loss_ignores_steps_after_the_end():
 def test_impossible_settings_are_refused(kw):
     with pytest.raises(ConfigError):
         dataclasses.replace(pg.Config(), **kw)
+
+
+def test_optimal_q_read_from_an_observation_is_the_target_under_its_own_weights():
+    """The task-blind reference of modular_preferences_goals plans from observations alone:
+    with the task's weights it must give the rollout's targets at every step; with other
+    weights it must not."""
+    task = pg.PreferenceGrid(pg.Config())
+    _, w = task.weights(jax.random.key(3), "train", 6)
+    for i in range(6):
+        ep = task.rollout(jax.random.key(20 + i), w[i])
+        q = jax.vmap(task.optimal_q, in_axes=(0, None))(ep["obs"], w[i])
+        np.testing.assert_allclose(q, ep["q"], atol=1e-6)  # after the end too: the state stays
+        other = jax.vmap(task.optimal_q, in_axes=(0, None))(ep["obs"], w[(i + 1) % 6])
+        assert float(jnp.abs(other - ep["q"]).max()) > 1e-2

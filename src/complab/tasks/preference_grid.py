@@ -177,6 +177,18 @@ class PreferenceGrid(AbstractTask):
         q, _ = jax.lax.scan(backup, jnp.zeros(r.shape), None, length=self.cfg.horizon)
         return q
 
+    def optimal_q(self, obs: Float[Array, " d"], w: Float[Array, " modules"]) -> Float[Array, " actions"]:
+        """The optimal Q-values under weights `w` at the state that `obs` shows: the
+        observation holds the agent's cell and every object still there with its feature,
+        all that Q depends on (objects already picked up never count again). Absent
+        objects' slots get reward 0, which changes no value."""
+        n_cells, f = self.next_cell.shape[0], self.cfg.features
+        grid = obs[:-1].reshape(n_cells, f + 1)
+        present = grid[:, :f].sum(-1)
+        obj_cells = jnp.argsort(-present, stable=True)[:self.cfg.objects]
+        rewards = self.rewards(w, grid[obj_cells, :f].argmax(-1)) * present[obj_cells]
+        return self.q_values(obj_cells, rewards)[grid[:, f].argmax(), 2 ** self.cfg.objects - 1]
+
     def observe(self, cell, left, obj_cells, features) -> Float[Array, " d"]:
         n_cells, f = self.next_cell.shape[0], self.cfg.features
         there = ((left >> jnp.arange(self.cfg.objects)) & 1).astype(jnp.float32)
