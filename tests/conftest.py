@@ -30,17 +30,6 @@ jax.config.update("jax_disable_most_optimizations", os.environ["JAX_DISABLE_MOST
 programs.enable_compilation_cache()  # shared by the xdist workers: what one compiled, the other loads
 
 
-SLOW_FIRST = ("test_smoke_tier_runs_and_checks_evaluate", "tests/test_campaign.py", "tests/test_sweep.py",
-              "tests/test_runner.py", "tests/test_cli_damage.py", "tests/theory/test_committee_odes.py")
-
-
-def pytest_collection_modifyitems(items):
-    """The long tests first (the smoke tiers, the kill -9 campaign, sweeps, resumes), the
-    rest in their order: the two workers then finish together on short tests instead of
-    one idling while the other runs a long one at the end."""
-    items.sort(key=lambda item: not any(s in item.nodeid for s in SLOW_FIRST))
-
-
 @pytest.fixture(autouse=True)
 def _programs_within_the_map_cap():
     """A worker runs hundreds of tests, each loading programs: release them between tests
