@@ -192,7 +192,8 @@ def test_distractors_never_share_the_goal_or_start_cell_nor_the_goal_type():
 
 
 def test_episodes_share_one_task_and_the_loss_ignores_steps_after_the_end():
-    ep = TASK.episodes(jax.random.key(0), "train", 3, 2, 1)
+    episodes = eqx.filter_jit(TASK.episodes)  # one program per shape: eager scans cost seconds
+    ep = episodes(jax.random.key(0), "train", 3, 2, 1)
     assert ep["support_x"].shape == (3, 2 * 120, 847) and ep["support_y"].shape == (3, 2 * 120, 7)
     assert ep["query_x"].shape == (3, 120, 847) and ep["query_y"].shape == (3, 120, 7)
     x = np.asarray(ep["support_x"]).reshape(3, 240, CELLS, 7)
@@ -207,7 +208,7 @@ def test_episodes_share_one_task_and_the_loss_ignores_steps_after_the_end():
     assert float(gg.ce_loss(wrong_after, x, y)) < 1e-6 and float(gg.accuracy(wrong_after, x, y)) == 1.0
     uniform = lambda z: jnp.zeros((z.shape[0], 6))  # noqa: E731
     assert float(gg.ce_loss(uniform, x, y)) == pytest.approx(np.log(6), rel=1e-5)
-    big = TASK.episodes(jax.random.key(1), "train", 16, 4, 0)
+    big = episodes(jax.random.key(1), "train", 16, 4, 0)
     bx, by = big["support_x"].reshape(-1, 847), big["support_y"].reshape(-1, 7)
     noise = jax.random.normal(jax.random.key(2), (bx.shape[0], 6))
     assert float(gg.accuracy(lambda z: noise, bx, by)) == pytest.approx(1 / 6, abs=0.04)
