@@ -1,10 +1,18 @@
-"""The compositional-preferences checks pass on rows of the claimed shape and each fails
-for its reason."""
+"""The compositional-preferences and compositional-goals checks pass on rows of the claimed
+shape and each fails for its reason."""
 
+import dataclasses
+
+import equinox as eqx
+import jax
 import pytest
 
+from complab.errors import ConfigError
+from complab.experiments import _modular_goals as goal_world
 from complab.experiments.base import Results
 from complab.experiments.modular_preferences_goals import EXPERIMENT, cells
+from complab.learners import meta
+from complab.tasks import goal_grid as gg
 
 CFG = EXPERIMENT.tiers["cpu"]
 SEEDS = (0, 1, 2)
@@ -56,3 +64,61 @@ def test_each_check_fails_for_its_reason(change, want):
 def test_a_missing_run_fails_the_checks_that_read_it():
     assert [c.passed for c in EXPERIMENT.expect(_results(drop=("anil", "random", "test", 2)), CFG)] == [
         True, False, False]
+
+
+# the goal world: per (student, split, tasks): (accuracy fit, accuracy); the generalisation ratio is test / train
+GOALS_CFG = dataclasses.replace(CFG, worlds=("goals",))
+GOALS_GOOD = {("linear_hnet", "random", "train"): (0.9, 0.95), ("linear_hnet", "random", "test"): (0.85, 0.92),
+              ("linear_hnet", "non_compositional", "train"): (0.9, 0.95),
+              ("linear_hnet", "non_compositional", "test"): (0.3, 0.60),
+              ("anil", "random", "train"): (0.8, 0.90), ("anil", "random", "test"): (0.4, 0.70),
+              ("anil", "non_compositional", "train"): (0.8, 0.90), ("anil", "non_compositional", "test"): (0.2, 0.50)}
+
+
+def _goal_results(change=None):
+    rows = []
+    for s in SEEDS:
+        for c in cells(GOALS_CFG):
+            for tasks in ("train", "test"):
+                fit, acc = (change or {}).get((c["student"], c["split"], tasks, s),
+                                              GOALS_GOOD[(c["student"], c["split"], tasks)])
+                rows.append({"seed": s, **c, "split_of_tasks": tasks, "fit": fit, "accuracy": acc,
+                             "accuracy_before": 0.3, "solved": acc ** 20, "loss": 1.0 - acc})
+    return Results(rows)
+
+
+@pytest.mark.parametrize("change, want", [
+    ({}, [True, True, True]),
+    ({("linear_hnet", "random", "test", 2): (0.6, 0.75)}, [False, False, True]),  # the hypernetwork loses 21% held out
+    # held out as well as seen, but adaptation added nothing to the meta-learned start
+    ({("linear_hnet", "random", "train", 0): (0.1, 0.35), ("linear_hnet", "random", "test", 0): (0.1, 0.35)},
+     [False, True, True]),
+    ({("anil", "random", "test", 1): (0.75, 0.88)}, [True, False, True]),  # ANIL generalises as well
+    ({("anil", "non_compositional", "test", 0): (0.8, 0.89)}, [True, True, False]),  # the unseen quadrant is solved
+])
+def test_each_goal_check_fails_for_its_reason(change, want):
+    checks = EXPERIMENT.expect(_goal_results(change), GOALS_CFG)
+    assert all(c.name.startswith("goals: ") for c in checks)
+    assert [c.passed for c in checks] == want
+
+
+def test_the_worlds_enumerate_their_own_students_and_steps():
+    paper = EXPERIMENT.tiers["paper"]
+    goal_cells = [c for c in cells(paper) if c["world"] == "goals"]
+    assert {c["student"] for c in goal_cells} == set(paper.goals.students) and len(goal_cells) == 6
+    assert {EXPERIMENT.steps(paper, c) for c in goal_cells} == {200_000}
+    assert all(EXPERIMENT.steps(paper, c) == 100_000 for c in cells(paper) if c["world"] == "preferences")
+    with pytest.raises(ConfigError, match="worlds are among"):
+        dataclasses.replace(CFG, worlds=("mazes",))
+
+
+@pytest.mark.parametrize("name", goal_world.STUDENTS)
+def test_each_goal_student_builds_at_the_authors_sizes(name):
+    """The smoke tier trains the hypernetwork only; every student's model and fast parameters exist as configured."""
+    g = EXPERIMENT.tiers["paper"].goals
+    body, learn = goal_world.student(g, name)
+    model = body.build(847, 6, key=jax.random.PRNGKey(0))
+    assert learn.outer == g.train(name) and learn.loss is gg.ce_loss
+    fast, slow = meta.split(model, learn.fast)  # refuses a pattern that matches nothing
+    n_fast, n_slow = (sum(x.size for x in jax.tree.leaves(eqx.filter(h, eqx.is_inexact_array))) for h in (fast, slow))
+    assert n_fast == {"linear_hnet": 2 * 8 + 6, "anil": 512 * 6 + 6, "maml": n_fast + n_slow}[name]
