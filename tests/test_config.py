@@ -58,6 +58,13 @@ def test_hash_is_stable_and_follows_values():
     assert config.config_hash(Outer()) != config.config_hash(config.override(Outer(), {"train.steps": 11}))
 
 
+def test_hash_leaves_out_excluded_fields_nested_too():
+    base = config.config_hash(Outer(), exclude=("neurons", "train.steps"))
+    assert config.config_hash(config.override(Outer(), {"neurons": "3,5", "train.steps": 11}),
+                              exclude=("neurons", "train.steps")) == base
+    assert config.config_hash(config.override(Outer(), {"train.lr": 0.5}), exclude=("neurons", "train.steps")) != base
+
+
 def test_flatten_inverts_to_dict():
     cfg = config.override(Outer(), {"neurons": "3,5", "train.name": "sgd"})
     assert config.override(Outer(), config.flatten(config.to_dict(cfg))) == cfg

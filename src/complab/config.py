@@ -57,11 +57,16 @@ def _plain(v: Any, with_class: bool) -> Any:
 
 def config_hash(cfg: Any, exclude: tuple[str, ...] = ()) -> str:
     """A 16-hex-digit digest of the (normalized) config's classes and values, stable
-    across runs and machines; `exclude` leaves top-level fields out (an experiment's
-    cell grid, so adding a cell keeps the other cells' runs)."""
+    across runs and machines; `exclude` leaves fields out, dotted for nested ones (an
+    experiment's cell grid, so adding a cell keeps the other cells' runs)."""
     d = to_dict(normalize(cfg), with_class=True)
     for k in exclude:
-        d.pop(k, None)
+        *path, last = k.split(".")
+        inner = d
+        for p in path:
+            inner = inner.get(p, {}) if isinstance(inner, dict) else {}
+        if isinstance(inner, dict):
+            inner.pop(last, None)
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -5,6 +5,7 @@ import dataclasses
 
 import equinox as eqx
 import jax
+import jax.numpy as jnp
 import pytest
 
 from complab.errors import ConfigError
@@ -66,13 +67,14 @@ def test_a_missing_run_fails_the_checks_that_read_it():
         True, False, False]
 
 
-# the goal world: per (student, split, tasks): (accuracy fit, accuracy); the generalisation ratio is test / train
+# the goal world: per (student, split, tasks): (accuracy, accuracy adapted on another task's demonstration); the fit
+# is their normalised difference and the generalisation ratio the test fit / the train fit
 GOALS_CFG = dataclasses.replace(CFG, worlds=("goals",))
-GOALS_GOOD = {("linear_hnet", "random", "train"): (0.9, 0.95), ("linear_hnet", "random", "test"): (0.85, 0.92),
-              ("linear_hnet", "non_compositional", "train"): (0.9, 0.95),
-              ("linear_hnet", "non_compositional", "test"): (0.3, 0.60),
-              ("anil", "random", "train"): (0.8, 0.90), ("anil", "random", "test"): (0.4, 0.70),
-              ("anil", "non_compositional", "train"): (0.8, 0.90), ("anil", "non_compositional", "test"): (0.2, 0.50)}
+GOALS_GOOD = {("linear_hnet", "random", "train"): (0.95, 0.5), ("linear_hnet", "random", "test"): (0.93, 0.5),
+              ("linear_hnet", "non_compositional", "train"): (0.95, 0.5),
+              ("linear_hnet", "non_compositional", "test"): (0.70, 0.5),
+              ("anil", "random", "train"): (0.90, 0.5), ("anil", "random", "test"): (0.74, 0.5),
+              ("anil", "non_compositional", "train"): (0.90, 0.5), ("anil", "non_compositional", "test"): (0.60, 0.5)}
 
 
 def _goal_results(change=None):
@@ -80,26 +82,38 @@ def _goal_results(change=None):
     for s in SEEDS:
         for c in cells(GOALS_CFG):
             for tasks in ("train", "test"):
-                fit, acc = (change or {}).get((c["student"], c["split"], tasks, s),
-                                              GOALS_GOOD[(c["student"], c["split"], tasks)])
-                rows.append({"seed": s, **c, "split_of_tasks": tasks, "fit": fit, "accuracy": acc,
-                             "accuracy_before": 0.3, "solved": acc ** 20, "loss": 1.0 - acc})
+                acc, other = (change or {}).get((c["student"], c["split"], tasks, s),
+                                                GOALS_GOOD[(c["student"], c["split"], tasks)])
+                rows.append({"seed": s, **c, "split_of_tasks": tasks, "accuracy": acc, "accuracy_other": other,
+                             "fit": (acc - other) / (1 - other), "solved": acc ** 20, "loss": 1.0 - acc})
     return Results(rows)
 
 
 @pytest.mark.parametrize("change, want", [
     ({}, [True, True, True]),
-    ({("linear_hnet", "random", "test", 2): (0.6, 0.75)}, [False, False, True]),  # the hypernetwork loses 21% held out
-    # held out as well as seen, but adaptation added nothing to the meta-learned start
-    ({("linear_hnet", "random", "train", 0): (0.1, 0.35), ("linear_hnet", "random", "test", 0): (0.1, 0.35)},
+    ({("linear_hnet", "random", "test", 2): (0.80, 0.5)}, [False, False, True]),  # held out: fit 0.6 against 0.9
+    # a barely trained hypernetwork (measured: 0.644 / 0.601 after 800 steps on a CPU): held out almost as well as
+    # seen, but another task's demonstration already gives 0.487, so the right one tells it little
+    ({("linear_hnet", "random", "train", 0): (0.644, 0.487), ("linear_hnet", "random", "test", 0): (0.601, 0.487)},
      [False, True, True]),
-    ({("anil", "random", "test", 1): (0.75, 0.88)}, [True, False, True]),  # ANIL generalises as well
-    ({("anil", "non_compositional", "test", 0): (0.8, 0.89)}, [True, True, False]),  # the unseen quadrant is solved
+    ({("anil", "random", "test", 1): (0.87, 0.5)}, [True, False, True]),  # ANIL generalises as well
+    ({("anil", "non_compositional", "test", 0): (0.82, 0.5)}, [True, True, False]),  # the unseen quadrant is solved
 ])
 def test_each_goal_check_fails_for_its_reason(change, want):
     checks = EXPERIMENT.expect(_goal_results(change), GOALS_CFG)
     assert all(c.name.startswith("goals: ") for c in checks)
     assert [c.passed for c in checks] == want
+
+
+def test_goal_scores_count_unmasked_steps_and_whole_demonstrations():
+    """Two query demonstrations of horizon 3: the first right on its unmasked steps (its third step masked and
+    wrong), the second wrong once."""
+    target = jnp.array([0, 1, 2, 3, 4, 5])
+    mask = jnp.array([1.0, 1.0, 0.0, 1.0, 1.0, 1.0])
+    y = jnp.concatenate([jax.nn.one_hot(target, 6), mask[:, None]], -1)
+    guess = jnp.array([0, 1, 0, 3, 0, 5])
+    accuracy, solved = goal_world.scores(jax.nn.one_hot(guess, 6), y, horizon=3)
+    assert float(accuracy) == pytest.approx(4 / 5) and float(solved) == pytest.approx(0.5)
 
 
 def test_the_worlds_enumerate_their_own_students_and_steps():
@@ -113,12 +127,13 @@ def test_the_worlds_enumerate_their_own_students_and_steps():
 
 
 @pytest.mark.parametrize("name", goal_world.STUDENTS)
-def test_each_goal_student_builds_at_the_authors_sizes(name):
-    """The smoke tier trains the hypernetwork only; every student's model and fast parameters exist as configured."""
+def test_each_goal_student_builds_as_configured(name):
+    """The smoke tier trains the hypernetwork only; every paper-tier student's model and fast parameters exist as
+    configured (ours, not the authors' hypernetwork: see _modular_goals)."""
     g = EXPERIMENT.tiers["paper"].goals
     body, learn = goal_world.student(g, name)
     model = body.build(847, 6, key=jax.random.PRNGKey(0))
-    assert learn.outer == g.train(name) and learn.loss is gg.ce_loss
+    assert learn.outer == g.student(name).train and learn.inner == g.student(name).inner and learn.loss is gg.ce_loss
     fast, slow = meta.split(model, learn.fast)  # refuses a pattern that matches nothing
     n_fast, n_slow = (sum(x.size for x in jax.tree.leaves(eqx.filter(h, eqx.is_inexact_array))) for h in (fast, slow))
     assert n_fast == {"linear_hnet": 2 * 8 + 6, "anil": 512 * 6 + 6, "maml": n_fast + n_slow}[name]

@@ -61,7 +61,7 @@ class Experiment:
     expect: Callable
     plot: Callable
     cells: Callable[[Any], list[dict]] | None = None
-    grid: tuple[str, ...] = ()  # config fields that only enumerate cells (not hashed)
+    grid: tuple[str, ...] = ()  # config fields that only enumerate cells (not hashed; dotted for nested ones)
     steps: Callable[[Any, dict], int] | None = None  # training steps of one run, for the overall ETA
     validate: Callable[[Any], None] | None = None  # raises ComplabError on an impossible config
     x64: bool = False
