@@ -137,3 +137,22 @@ def test_each_goal_student_builds_as_configured(name):
     fast, slow = meta.split(model, learn.fast)  # refuses a pattern that matches nothing
     n_fast, n_slow = (sum(x.size for x in jax.tree.leaves(eqx.filter(h, eqx.is_inexact_array))) for h in (fast, slow))
     assert n_fast == {"linear_hnet": 2 * 8 + 6, "anil": 512 * 6 + 6, "maml": n_fast + n_slow}[name]
+
+
+def test_a_goal_student_that_cannot_adapt_has_fit_zero():
+    """With zero inner steps the student adapted on its task's demonstration is the one adapted on another task's:
+    the reference reads the same query points, so the accuracies are equal and the fit is exactly 0."""
+    g = dataclasses.replace(goal_world.smoke(), hnet=goal_world.Student(goal_world.smoke().hnet.train,
+                                                                        meta.Inner(kind="adam", steps=0), hidden=8))
+    task = goal_world.task(g, "random", jax.random.PRNGKey(3))
+    body, learn = goal_world.student(g, "linear_hnet")
+    model = body.build(*task.dims, key=jax.random.PRNGKey(0))
+
+    def draw(k, s, n):
+        return task.episodes(k, s, n, g.shots, g.shots)
+
+    rows = goal_world.rows(g, learn, model, task, draw, jax.random.PRNGKey(1), chunk=4)
+    assert [r["split_of_tasks"] for r in rows] == ["train", "test"]
+    for r in rows:
+        assert r["accuracy"] == r["accuracy_other"] and r["fit"] == 0.0
+        assert 0.0 <= r["solved"] <= r["accuracy"] <= 1.0 and r["loss"] > 0
