@@ -48,7 +48,7 @@ on the unseen pattern (no seed above 0.95 held out), but only 3 of 6 runs reach 
 distribution in 12,000 steps, so check 1 fails. S: held out 0.188, 0.222, 0.147 at
 (4, 2) and 0.475, 0.298, 0.256 at (12, 6) (in distribution 0.90-0.98): the rise of 0.157
 passes check 3, in every seed. The Transformer did not learn in 12,000 steps (in distribution,
-seeds 0 / 1 / 2: R 0.168 / 0.206 / 0.231, A 0.256 / 0.190 / 0.276; held out 0.119-0.132,
+seeds 0 / 1 / 2: R 0.168 / 0.206 / 0.231, A 0.256 / 0.190 / 0.276; held out in seeds 1-2 0.119-0.132,
 chance 0.125; seeds 1 and 2 436-489 s a run on 2 cores). Checks 2 and 3
 counted runs above 0.95 in distribution before seed 0 was seen; with that rule check 3
 would have no run at (12, 6).
