@@ -137,11 +137,9 @@ def student(g: Goals, name: str) -> tuple[students.Config, maml.MAML]:
 def scores(logits: jax.Array, y: jax.Array, horizon: int) -> tuple[jax.Array, jax.Array]:
     """(masked step accuracy, fraction of demonstrations with every unmasked step right) of logits [n, actions]
     against targets [n, actions + mask], n = demonstrations x horizon."""
-    target, mask = y[:, :-1].argmax(-1), y[:, -1]
-    hit = logits.argmax(-1) == target
-    accuracy = (hit * mask).sum() / jnp.maximum(mask.sum(), 1.0)
-    solved = (hit | (mask == 0)).reshape(-1, horizon).all(-1).mean()
-    return accuracy, solved
+    hit = logits.argmax(-1) == y[:, :-1].argmax(-1)
+    solved = (hit | (y[:, -1] == 0)).reshape(-1, horizon).all(-1).mean()
+    return gg.accuracy(lambda _: logits, None, y), solved
 
 
 @eqx.filter_jit
