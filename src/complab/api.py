@@ -15,10 +15,10 @@ def list_experiments() -> list[str]:
 
 def run(experiment_id: str, tier: str = "cpu", seeds: list[int] | tuple[int, ...] = (0,),
         overrides: dict[str, Any] | None = None, results: str | Path | None = None, force: bool = False,
-        checkpoint_s: float = 30.0, trackers: tuple[str, ...] = ()) -> runner.Outcome:
+        checkpoint_s: float = 30.0, trackers: tuple[str, ...] = (), jobs: int = 1) -> runner.Outcome:
     """Run (or reuse) an experiment over seeds and evaluate its claim; see `runner.run`."""
     return runner.run(experiment_id, tier=tier, seeds=seeds, overrides=overrides, results=results, force=force,
-                      checkpoint_s=checkpoint_s, trackers=trackers)
+                      checkpoint_s=checkpoint_s, trackers=trackers, jobs=jobs)
 
 
 def sweep(experiment_id: str, grid: dict[str, list], tier: str = "cpu", seeds: list[int] | tuple[int, ...] = (0,),

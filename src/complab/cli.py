@@ -99,7 +99,7 @@ def cmd_run(args, console: Console) -> int:
         raise ComplabError(f"--checkpoint-s must be a finite number of seconds >= 0, got {args.checkpoint_s}")
     overrides = cfgs.parse_assignments(args.set or [])
     out = api.run(args.id, tier=args.tier, seeds=_seeds(args), overrides=overrides, results=args.results,
-                  force=args.force, checkpoint_s=args.checkpoint_s, trackers=tuple(args.tracker or ()))
+                  force=args.force, checkpoint_s=args.checkpoint_s, trackers=tuple(args.tracker or ()), jobs=args.jobs)
     seeds = sorted({r.seed for r in out.runs})
     console.print(f"\n[bold]{out.experiment.id}[/bold] ({out.tier}, seeds {seeds}, {len(out.runs)} runs, "
                   f"{sum(r.wall_s or 0 for r in out.runs):.1f} s of compute): {out.experiment.claim}")
@@ -206,6 +206,8 @@ def parser() -> argparse.ArgumentParser:
     r = add("run", cmd_run, "run an experiment and check its claim")
     run_options(r)
     r.add_argument("--force", action="store_true", help="recompute finished runs")
+    r.add_argument("--jobs", type=int, default=1, help="worker processes training the runs, each on its share of "
+                   "the CPU cores (default 1: this process; see complab.workers)")
     sw = add("sweep", cmd_sweep, "run an experiment over a grid of config values x seeds, in parallel")
     run_options(sw)
     sw.add_argument("--grid", action="append", metavar="KEY=V1,V2",

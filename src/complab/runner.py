@@ -147,14 +147,26 @@ def _prepare(experiment_id: str, tier: str, seeds, overrides: dict[str, Any] | N
 
 def run(experiment_id: str, tier: str = "cpu", seeds: list[int] | tuple[int, ...] = (0,),
         overrides: dict[str, Any] | None = None, results: str | Path | None = None, force: bool = False,
-        checkpoint_s: float = 30.0, console: Console | None = None, trackers: tuple[str, ...] = ()) -> Outcome:
-    """Run (or reuse) every cell of an experiment for each seed, then evaluate its claim checks."""
+        checkpoint_s: float = 30.0, console: Console | None = None, trackers: tuple[str, ...] = (),
+        jobs: int = 1) -> Outcome:
+    """Run (or reuse) every cell of an experiment for each seed, then evaluate its claim checks.
+    `jobs` > 1 trains the runs in that many worker processes (complab.workers)."""
     console = console or Console()
     exp, cfg, trackers = _prepare(experiment_id, tier, seeds, overrides, trackers)
+    if jobs != 1:
+        from complab import workers
+
+        workers.check(jobs, force)
     store = Store(results)
     try:
         with interrupts.handled():
-            runs, failures = _run_all(exp, cfg, tier, list(seeds), store, force, checkpoint_s, console, trackers)
+            if jobs == 1:
+                runs, failures = _run_all(exp, cfg, tier, list(seeds), store, force, checkpoint_s, console, trackers)
+            else:
+                crashed = workers.train(exp, cfg, tier, list(seeds), overrides, store, checkpoint_s, trackers, jobs,
+                                        console)
+                runs, failures = stored_runs(exp, cfg, list(seeds), store)
+                failures += crashed
         return conclude(exp, tier, cfg, list(seeds), overrides, store, runs, failures)
     finally:
         store.close()
@@ -162,16 +174,18 @@ def run(experiment_id: str, tier: str = "cpu", seeds: list[int] | tuple[int, ...
 
 def execute(experiment_id: str, tier: str, seeds: list[int], overrides: dict[str, Any] | None = None,
             results: str | Path | None = None, checkpoint_s: float = 30.0, console: Console | None = None,
-            trackers: tuple[str, ...] = ()) -> list[str]:
+            trackers: tuple[str, ...] = (), skip_held: bool = False) -> list[str]:
     """Train (or reuse) every cell of an experiment for these seeds without judging the
     claim (a sweep's trial: the driver judges each grid point once all its seeds are
-    in); returns the failures, as sentences."""
+    in); returns the failures, as sentences. `skip_held`: a run another live process
+    holds is passed over without a word (a worker of `run --jobs`, beside its peers)."""
     console = console or Console(quiet=True)
     exp, cfg, trackers = _prepare(experiment_id, tier, seeds, overrides, trackers)
     store = Store(results)
     try:
         with interrupts.handled():
-            return _run_all(exp, cfg, tier, list(seeds), store, False, checkpoint_s, console, trackers)[1]
+            return _run_all(exp, cfg, tier, list(seeds), store, False, checkpoint_s, console, trackers,
+                            skip_held)[1]
     finally:
         store.close()
 
@@ -204,7 +218,7 @@ def conclude(exp, tier: str, cfg, seeds: list[int], overrides: dict[str, Any] | 
 
 
 def _run_all(exp, cfg, tier: str, seeds: list[int], store: Store, force: bool, checkpoint_s: float,
-             console: Console, trackers: tuple[str, ...] = ()) -> tuple[list[Run], list[str]]:
+             console: Console, trackers: tuple[str, ...] = (), skip_held: bool = False) -> tuple[list[Run], list[str]]:
     chash, cdict, meta = cfgs.config_hash(cfg, exclude=exp.grid), cfgs.to_dict(cfg), run_meta()
     cells = exp.cell_list(cfg)
     plan = [(seed, cell) for seed in seeds for cell in cells]
@@ -231,6 +245,8 @@ def _run_all(exp, cfg, tier: str, seeds: list[int], store: Store, force: bool, c
             try:
                 run_ = store.begin(exp.id, tier, cdict, chash, seed, meta, fresh=force, cell=cell)
             except ComplabError as e:  # held by a live process elsewhere: the other cells go on
+                if skip_held:
+                    continue
                 failures.append(f"{what}: {e}")
                 console.print(f"[red]{what} skipped[/red]: {e}")
                 continue

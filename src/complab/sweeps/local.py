@@ -18,13 +18,16 @@ class Job:
     argv: list[str]
     log: Path
     tries: int = 0
+    env: dict | None = None  # this job's own variables, over the pool's
 
 
 def run(jobs: list[Job], workers: int, retries: int, final: tuple[int, ...],
-        on_event: Callable[[str, Job, int | None], None], poll_s: float = 0.1, env: dict | None = None) -> dict:
+        on_event: Callable[[str, Job, int | None], None], poll_s: float = 0.1, env: dict | None = None,
+        on_poll: Callable[[], None] | None = None) -> dict:
     """Run the jobs; returns {key: exit code} (the last try's). Events: "start", "end"
-    (with the exit code), "retry" (with the exit code that caused it). Ctrl-C or SIGTERM
-    stop every running job with SIGTERM (they store what they did) and re-raise."""
+    (with the exit code), "retry" (with the exit code that caused it); `on_poll` is called
+    at every poll. Ctrl-C or SIGTERM stop every running job with SIGTERM (they store what
+    they did) and re-raise."""
     queue, running, codes = list(jobs), {}, {}
     try:
         while queue or running:
@@ -36,7 +39,7 @@ def run(jobs: list[Job], workers: int, retries: int, final: tuple[int, ...],
                     log.write(f"--- try {job.tries}: {' '.join(job.argv)}\n")
                     log.flush()
                     running[job.key] = (subprocess.Popen(job.argv, stdout=log, stderr=subprocess.STDOUT,
-                                                         env={**os.environ, **(env or {})}), job)
+                                                         env={**os.environ, **(env or {}), **(job.env or {})}), job)
                 on_event("start", job, None)
             for key, (proc, job) in list(running.items()):
                 code = proc.poll()
@@ -49,6 +52,8 @@ def run(jobs: list[Job], workers: int, retries: int, final: tuple[int, ...],
                 else:
                     codes[key] = code
                     on_event("end", job, code)
+            if on_poll is not None:
+                on_poll()
             time.sleep(poll_s)
     except BaseException:
         _stop([proc for proc, _ in running.values()])
