@@ -1,6 +1,7 @@
 """`run --jobs N`: the cores' shares, a run in worker processes (every run once, the rows
 of a one-process run, the verdict, reuse on relaunch), and bad --jobs input as one sentence."""
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -35,21 +36,25 @@ def test_the_workers_share_the_cores(jobs, cores):
 
 
 def test_workers_train_every_run_once_as_one_process_would_and_a_relaunch_reuses_them(tmp_path_factory):
-    root = tmp_path_factory.mktemp("jobs")
-    out = runner.run(EXP, tier="smoke", seeds=SEEDS, results=root, console=QUIET, jobs=2)
+    root, sets = tmp_path_factory.mktemp("jobs"), {"wrong": "5"}  # an override, through the workers' JSON
+    out = runner.run(EXP, tier="smoke", seeds=SEEDS, overrides=sets, results=root, console=QUIET, jobs=2)
     cells = len(out.experiment.cell_list(out.config))
     assert not out.failures and len(out.runs) == cells * len(SEEDS)
     db = sqlite3.connect(root / "complab.db")
-    assert db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == cells * len(SEEDS)  # each run once
+    assert db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == cells * len(SEEDS)  # the command's runs only
     assert {r.status for r in out.runs} == {"done"}
     assert db.execute("SELECT COUNT(*) FROM verdicts WHERE experiment=?", (EXP,)).fetchone()[0] == 1
-    assert len(list((root / "workers" / EXP).glob("*/worker-*.log"))) == 2
-    alone = runner.run(EXP, tier="smoke", seeds=SEEDS, results=tmp_path_factory.mktemp("alone"), console=QUIET)
+    logs = sorted((root / "workers" / EXP).glob("*/worker-*.log"))
+    said = [line for log in logs for line in log.read_text().splitlines() if line.startswith("worker on cores")]
+    assert len(logs) == 2 and len(said) == 2  # two workers started, each held to its cores
+    assert os.getpid() not in {r.pid for r in out.runs}  # the workers trained, not the command's process
+    alone = runner.run(EXP, tier="smoke", seeds=SEEDS, overrides=sets, results=tmp_path_factory.mktemp("alone"),
+                       console=QUIET)
     assert sorted(out.rows, key=str) == sorted(alone.rows, key=str)
     assert [(c.name, c.passed, c.measured) for c in out.checks] == [(c.name, c.passed, c.measured)
                                                                      for c in alone.checks]
     ended = {r.id: r.ended for r in Store(root).runs(EXP)}
-    again = runner.run(EXP, tier="smoke", seeds=SEEDS, results=root, console=QUIET, jobs=2)
+    again = runner.run(EXP, tier="smoke", seeds=SEEDS, overrides=sets, results=root, console=QUIET, jobs=2)
     assert {r.id: r.ended for r in Store(root).runs(EXP)} == ended and not again.failures
 
 
@@ -64,14 +69,25 @@ def test_bad_jobs_are_one_sentence_and_store_nothing(capsys, tmp_path, argv, fra
     assert not (tmp_path / "complab.db").exists()
 
 
-def test_a_worker_passes_over_a_run_another_process_holds(tmp_path):
-    """The queue's rule: what a live peer holds is not a failure of this worker."""
+def test_a_worker_passes_over_what_its_peers_hold_or_failed_on_and_refuses_another_config(tmp_path, capsys):
+    """The queue's rules: what a live peer holds, or failed on during this command, is not this worker's to
+    train or to report; a run that failed before the command began is trained again, as without --jobs."""
     first = runner.run(EXP, tier="smoke", seeds=[0], results=tmp_path, console=QUIET).runs[0]
     other = Store(tmp_path)  # another lease holder, alive
-    other.begin(EXP, "smoke", {}, first.config_hash, 5, runner.run_meta(), cell=first.cell)
-    assert runner.execute(EXP, "smoke", [5], results=tmp_path, skip_held=True) == []
+    held = other.begin(EXP, "smoke", {}, first.config_hash, 5, runner.run_meta(), cell=first.cell)
+    assert runner.execute(EXP, "smoke", [5], results=tmp_path, shared_since=0.0) == []
     said = runner.execute(EXP, "smoke", [5], results=tmp_path)
     assert len(said) == 1 and "is being run by" in said[0]
+    since = time.time()
+    other.fail(held, "failed", "a peer's NaN", 3, 1.0)
+    assert runner.execute(EXP, "smoke", [5], results=tmp_path, shared_since=since) == []
+    assert Store(tmp_path).find(EXP, first.config_hash, 5, first.cell).status == "failed"  # passed over
+    assert runner.execute(EXP, "smoke", [5], results=tmp_path, shared_since=time.time() + 60) == []
+    assert Store(tmp_path).find(EXP, first.config_hash, 5, first.cell).status == "done"  # failed before: trained
+    work = {"experiment": EXP, "tier": "smoke", "seeds": [0], "config_hash": "another", "since": 0.0, "overrides": {},
+            "results": str(tmp_path), "checkpoint_s": 30.0, "trackers": []}
+    assert workers.main([json.dumps(work)]) == workers.FAILED
+    assert "is not its command's (another)" in capsys.readouterr().out
     with pytest.raises(ComplabError):
         workers.check(2, force=True)
 

@@ -166,7 +166,8 @@ def run(experiment_id: str, tier: str = "cpu", seeds: list[int] | tuple[int, ...
                 crashed = workers.train(exp, cfg, tier, list(seeds), overrides, store, checkpoint_s, trackers, jobs,
                                         console)
                 runs, failures = stored_runs(exp, cfg, list(seeds), store)
-                failures += crashed
+                if failures:  # a crashed worker matters where it left a run undone
+                    failures += crashed
         return conclude(exp, tier, cfg, list(seeds), overrides, store, runs, failures)
     finally:
         store.close()
@@ -174,18 +175,20 @@ def run(experiment_id: str, tier: str = "cpu", seeds: list[int] | tuple[int, ...
 
 def execute(experiment_id: str, tier: str, seeds: list[int], overrides: dict[str, Any] | None = None,
             results: str | Path | None = None, checkpoint_s: float = 30.0, console: Console | None = None,
-            trackers: tuple[str, ...] = (), skip_held: bool = False) -> list[str]:
+            trackers: tuple[str, ...] = (), shared_since: float | None = None) -> list[str]:
     """Train (or reuse) every cell of an experiment for these seeds without judging the
     claim (a sweep's trial: the driver judges each grid point once all its seeds are
-    in); returns the failures, as sentences. `skip_held`: a run another live process
-    holds is passed over without a word (a worker of `run --jobs`, beside its peers)."""
+    in); returns the failures, as sentences. `shared_since`: this process is a worker of
+    a `run --jobs` command started at that time (time.time()), sharing the runs with its
+    peers: a run another live process holds, or one that failed or was interrupted since
+    then (a peer's outcome), is passed over without a word."""
     console = console or Console(quiet=True)
     exp, cfg, trackers = _prepare(experiment_id, tier, seeds, overrides, trackers)
     store = Store(results)
     try:
         with interrupts.handled():
             return _run_all(exp, cfg, tier, list(seeds), store, False, checkpoint_s, console, trackers,
-                            skip_held)[1]
+                            shared_since)[1]
     finally:
         store.close()
 
@@ -218,7 +221,8 @@ def conclude(exp, tier: str, cfg, seeds: list[int], overrides: dict[str, Any] | 
 
 
 def _run_all(exp, cfg, tier: str, seeds: list[int], store: Store, force: bool, checkpoint_s: float,
-             console: Console, trackers: tuple[str, ...] = (), skip_held: bool = False) -> tuple[list[Run], list[str]]:
+             console: Console, trackers: tuple[str, ...] = (),
+             shared_since: float | None = None) -> tuple[list[Run], list[str]]:
     chash, cdict, meta = cfgs.config_hash(cfg, exclude=exp.grid), cfgs.to_dict(cfg), run_meta()
     cells = exp.cell_list(cfg)
     plan = [(seed, cell) for seed in seeds for cell in cells]
@@ -242,10 +246,12 @@ def _run_all(exp, cfg, tier: str, seeds: list[int], store: Store, force: bool, c
                 console.print(f"{what}: reusing the finished run ({existing.wall_s:.1f} s{other}; --force recomputes)")
                 runs.append(existing)
                 continue
+            if shared_since is not None and _ended_since(store.find(exp.id, chash, seed, cell), shared_since):
+                continue
             try:
                 run_ = store.begin(exp.id, tier, cdict, chash, seed, meta, fresh=force, cell=cell)
             except ComplabError as e:  # held by a live process elsewhere: the other cells go on
-                if skip_held:
+                if shared_since is not None:
                     continue
                 failures.append(f"{what}: {e}")
                 console.print(f"[red]{what} skipped[/red]: {e}")
@@ -301,6 +307,11 @@ def _run_one(exp, cfg, cell: dict, seed: int, store: Store, run_: Run, progress:
         sinks.close()
         programs.release_near_map_limit()
     return store.find(run_.experiment, run_.config_hash, seed, cell), error
+
+
+def _ended_since(run: Run | None, since: float) -> bool:
+    """Whether the run failed or was interrupted at or after `since`."""
+    return run is not None and run.status in ("failed", "interrupted") and (run.ended or 0) >= since
 
 
 def _kept(restored: bool, error: str) -> str:

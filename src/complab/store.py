@@ -303,6 +303,11 @@ class Store:
         cur = self.db.execute("SELECT fit, step, name, value FROM metrics WHERE run_id=? ORDER BY fit, step", (run.id,))
         return [dict(r) for r in cur]
 
+    def last_steps(self, run: Run) -> dict[str, int]:
+        """The last step logged by each fit of the run."""
+        cur = self.db.execute("SELECT fit, MAX(step) FROM metrics WHERE run_id=? GROUP BY fit", (run.id,))
+        return {fit: step for fit, step in cur}
+
     def _labels(self, run: Run) -> dict:
         return {"seed": run.seed, **run.cell}
 

@@ -1,11 +1,14 @@
 """`complab run --jobs N`: one command's runs trained by N worker processes on this machine.
 
-Each worker is a process of its own (`python -m complab.workers '<json>'`) held to its own
-share of the CPU cores. It goes through the command's runs in order and trains each one
-that no other live process holds (the store's leases give every run one claimant across
-processes), so the workers share the runs as a queue; the command shows their progress
-from the store and judges the claim once every worker has ended. A worker that dies is
-started again (it resumes its run from the checkpoints), at most twice.
+Each worker is a process of its own (`python -m complab.workers '<json>'`) held to its share
+of the CPU cores (the cores split evenly; with more workers than cores, one core each, in
+turn). It goes through the command's runs in order and trains each one that no other live
+process holds (the store's leases give every run one claimant across processes) and that
+no peer has failed on during this command, so the workers share the runs as a queue; the
+command shows their progress from the store and judges the claim once every worker has
+ended. A worker that dies is started again (it resumes its run from the checkpoints), at
+most twice; a worker interrupted by a signal of its own interrupts the command (no
+verdict; the same command resumes).
 
 Why: on a CPU, the small models of most cpu tiers use a second core poorly (XLA splits
 their small operations across threads for little gain), so two one-core workers train
@@ -59,7 +62,7 @@ def train(exp, cfg, tier: str, seeds: list[int], overrides: dict | None, store, 
     from complab import config as cfgs
     from complab.sweeps import local
 
-    chash = cfgs.config_hash(cfg, exclude=exp.grid)
+    chash, values = cfgs.config_hash(cfg, exclude=exp.grid), cfgs.leaves(cfg)
     plan = [(s, c) for s in seeds for c in exp.cell_list(cfg)]
     todo = [(s, c) for s, c in plan if getattr(store.find(exp.id, chash, s, c), "status", None) != "done"]
     jobs = min(jobs, len(todo))
@@ -69,7 +72,8 @@ def train(exp, cfg, tier: str, seeds: list[int], overrides: dict | None, store, 
     logdir = Path(store.root) / "workers" / exp.id / time.strftime("%Y%m%d-%H%M%S")
     cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
     shares = core_shares(jobs, cores)
-    work = {"experiment": exp.id, "tier": tier, "seeds": seeds, "overrides": overrides or {},
+    work = {"experiment": exp.id, "tier": tier, "seeds": seeds, "config_hash": chash, "since": time.time(),
+            "overrides": {k: values.get(k, v) for k, v in (overrides or {}).items()},  # as the config holds them
             "results": str(store.root), "checkpoint_s": checkpoint_s, "trackers": list(trackers)}
     argv = [sys.executable, "-m", "complab.workers", json.dumps(work)]
     pool = [local.Job(i, argv, logdir / f"worker-{i}.log", env={CORES_ENV: ",".join(map(str, share)),
@@ -78,11 +82,14 @@ def train(exp, cfg, tier: str, seeds: list[int], overrides: dict | None, store, 
     console.print(f"{exp.id}: {len(todo)} of {len(plan)} runs to train, {jobs} worker processes on cores "
                   f"{' | '.join(','.join(map(str, s)) for s in shares)}; their logs are in {logdir}")
     crashed: list[str] = []
+    interrupted: list[int] = []
 
     def on_event(kind: str, job, code) -> None:
         if kind == "retry":
             console.print(f"worker {job.key} ended with exit code {code}; starting it again")
-        elif kind == "end" and code not in (DONE, FAILED, INTERRUPTED):
+        elif kind == "end" and code == INTERRUPTED:
+            interrupted.append(job.key)
+        elif kind == "end" and code not in (DONE, FAILED):
             crashed.append(f"worker {job.key} crashed (exit code {code}) on every try; its log is {job.log}")
 
     columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[state]}"), TextColumn("ETA"),
@@ -101,6 +108,9 @@ def train(exp, cfg, tier: str, seeds: list[int], overrides: dict | None, store, 
 
         local.run(pool, jobs, 2, (DONE, FAILED, INTERRUPTED), on_event, env={"XLA_PYTHON_CLIENT_PREALLOCATE": "false"},
                   on_poll=on_poll)
+    if interrupted:  # a worker stopped by a signal of its own: no verdict, as for an interrupted command
+        console.print(f"worker {', '.join(map(str, interrupted))} was interrupted; the same command resumes")
+        raise KeyboardInterrupt
     return crashed
 
 
@@ -116,10 +126,7 @@ def _progress(exp, cfg, store, chash: str, plan) -> tuple[int, int]:
             done += 1
             steps += exp.steps(cfg, cell) if exp.steps is not None else 1
         elif exp.steps is not None:
-            fits: dict[str, int] = {}
-            for m in store.metrics(run):
-                fits[m["fit"]] = max(fits.get(m["fit"], 0), m["step"])
-            steps += min(sum(fits.values()), exp.steps(cfg, cell))
+            steps += min(sum(store.last_steps(run).values()), exp.steps(cfg, cell))
     return done, steps
 
 
@@ -144,13 +151,18 @@ def main(argv: list[str]) -> int:
     if cores and hasattr(os, "sched_setaffinity"):  # Linux; elsewhere the workers share every core
         os.sched_setaffinity(0, [int(c) for c in cores.split(",")])  # before XLA starts its threads
     work = json.loads(argv[0])
-    from complab import runner
+    from complab import config as cfgs
+    from complab import experiments, runner
 
     print(f"worker on cores {cores or 'all'}: {work}", flush=True)
     try:
+        exp = experiments.load(work["experiment"])
+        chash = cfgs.config_hash(runner.resolve_config(exp, work["tier"], work["overrides"]), exclude=exp.grid)
+        if chash != work["config_hash"]:  # it would train runs its command never reads
+            raise ComplabError(f"the worker's config (hash {chash}) is not its command's ({work['config_hash']})")
         failures = runner.execute(work["experiment"], work["tier"], work["seeds"], work["overrides"],
                                   work["results"], work["checkpoint_s"], trackers=tuple(work["trackers"]),
-                                  skip_held=True)
+                                  shared_since=work["since"])
     except KeyboardInterrupt:
         return INTERRUPTED
     except ComplabError as e:

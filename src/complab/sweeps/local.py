@@ -27,7 +27,8 @@ def run(jobs: list[Job], workers: int, retries: int, final: tuple[int, ...],
     """Run the jobs; returns {key: exit code} (the last try's). Events: "start", "end"
     (with the exit code), "retry" (with the exit code that caused it); `on_poll` is called
     at every poll. Ctrl-C or SIGTERM stop every running job with SIGTERM (they store what
-    they did) and re-raise."""
+    they did) and re-raise: each job runs in a session of its own, so a terminal's Ctrl-C
+    reaches the pool alone, and each job gets that one signal."""
     queue, running, codes = list(jobs), {}, {}
     try:
         while queue or running:
@@ -39,7 +40,8 @@ def run(jobs: list[Job], workers: int, retries: int, final: tuple[int, ...],
                     log.write(f"--- try {job.tries}: {' '.join(job.argv)}\n")
                     log.flush()
                     running[job.key] = (subprocess.Popen(job.argv, stdout=log, stderr=subprocess.STDOUT,
-                                                         env={**os.environ, **(env or {}), **(job.env or {})}), job)
+                                                         env={**os.environ, **(env or {}), **(job.env or {})},
+                                                         start_new_session=True), job)
                 on_event("start", job, None)
             for key, (proc, job) in list(running.items()):
                 code = proc.poll()
