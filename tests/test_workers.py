@@ -1,5 +1,7 @@
-"""`run --jobs N`: the cores' shares, a run in worker processes (every run once, the rows
-of a one-process run, the verdict, reuse on relaunch), and bad --jobs input as one sentence."""
+"""`run --jobs N`: the cores' shares; a run in worker processes (the workers train every run,
+the rows and verdict of a one-process run, reuse on relaunch); the queue's rules (a peer's
+held or failed run is passed over; a worker of another config refuses); workers end with
+their command; bad --jobs input as one sentence."""
 
 import json
 import os
